@@ -76,7 +76,7 @@ def new_legacy_report_id(probe_asn: str | int, *, when: datetime | None = None) 
     return f"{when.strftime('%Y%m%dT%H%M%SZ')}_AS{asn_number(probe_asn)}_{tail}"
 
 
-def test_name_from_report_id(report_id: str) -> str | None:
+def report_id_test_name(report_id: str) -> str | None:
     """The compact test name a current-format report id carries, if any."""
     parts = report_id.split("_")
     return parts[1] if len(parts) == 6 else None

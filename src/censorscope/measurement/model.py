@@ -64,7 +64,9 @@ def _json_type(value: Any) -> str:
 def check_measurement(doc: Any) -> dict[str, Any]:
     """Return ``doc`` if it is a measurement object, else raise MeasurementError."""
     if not isinstance(doc, dict):
-        raise MeasurementError(f"a measurement must be a JSON object, got {_json_type(doc)}")
+        raise MeasurementError(
+            f"a measurement must be a JSON object, got {_json_type(doc)}"
+        )
     if "test_name" not in doc:
         raise MeasurementError("missing field 'test_name'", "test_name")
     for field, accepted in _BASE_TYPES.items():
@@ -177,16 +179,21 @@ class Measurement:
 
     @property
     def uid(self) -> str:
-        """The measurement uid: stored, given by the reader, or OONI's trivial id."""
-        stored = self._text("measurement_uid")
-        if stored:
-            return stored
+        """The measurement uid.
+
+        In order: the uid the reader learnt from where the document was stored
+        (a postcan member name), the uid inside the document, or OONI's
+        deterministic "trivial id" for legacy data that never had one.
+        """
         if self._uid is None:
-            self._uid = trivial_uid(self.raw or self.to_json(), self.measurement_start_time)
+            stored = self._text("measurement_uid")
+            raw = self.raw or self.to_json()
+            self._uid = stored or trivial_uid(raw, self.measurement_start_time)
         return self._uid
 
     def __repr__(self) -> str:
-        return f"Measurement({self.test_name!r}, input={self.input!r}, origin={self.origin!r})"
+        where = f"origin={self.origin!r}"
+        return f"Measurement({self.test_name!r}, input={self.input!r}, {where})"
 
 
 def parse_time(text: str) -> datetime | None:
