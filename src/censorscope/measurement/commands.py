@@ -61,15 +61,17 @@ def _network(measurement: Measurement) -> str:
 
 
 def _print_summary(console: Console, measurement: Measurement) -> None:
-    console.rule(f"[bold]{measurement.test_name}[/bold]  {measurement.origin or ''}")
-    console.print(f"  time      {measurement.measurement_start_time}")
-    console.print(f"  network   {_network(measurement)}")
-    console.print(f"  input     {measurement.input}")
-    console.print(f"  report    {measurement.report_id}")
-    for name, value in key_results(
-        measurement.test_name, measurement.doc.get("test_keys")
-    ):
-        console.print(f"  {name:<9} {value}")
+    rows = [
+        ("time", measurement.measurement_start_time),
+        ("network", _network(measurement)),
+        ("input", measurement.input),
+        ("report", measurement.report_id),
+        *key_results(measurement.test_name, measurement.doc.get("test_keys")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    console.print(f"[bold]{measurement.test_name}[/bold]  {measurement.origin or ''}")
+    for name, value in rows:
+        console.print(f"  {name:<{width}}  {value}", soft_wrap=True, markup=False)
 
 
 def show(
