@@ -61,3 +61,17 @@ def test_strict_stops_at_the_first_rejection(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "1 measurements read, 1 rejected" in result.output
+
+
+def test_convert_rewrites_any_layout_as_compressed_jsonl(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.jsonl.zst"
+    samples = shared_data / "ooni-samples"
+
+    result = runner.invoke(app, ["convert", str(samples), "-o", str(target)])
+
+    assert result.exit_code == 0, result.output
+    assert "wrote 958 measurements" in result.output
+    again = runner.invoke(app, ["stats", str(target)])
+    assert "958 measurements read, 0 rejected" in again.output

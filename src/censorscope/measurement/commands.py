@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from censorscope.measurement.readers import (
     read_measurements,
 )
 from censorscope.measurement.summary import key_results
+from censorscope.measurement.writers import open_jsonl_writer
 
 _STATS_PROGRESS_BYTES = 20 * 1024 * 1024  # show a progress bar above this input size
 
@@ -161,7 +163,26 @@ def stats(paths: PathsArgument, strict: StrictOption = False) -> None:
     _finish(read_stats)
 
 
+def convert(
+    paths: PathsArgument,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="JSONL file to write; .gz or .zst compresses."
+        ),
+    ],
+    strict: StrictOption = False,
+) -> None:
+    """Rewrite measurements from any OONI layout as (compressed) JSONL."""
+    read_stats = ReadStats()
+    with open_jsonl_writer(output) as writer, contextlib.suppress(RejectedRecord):
+        writer.write_all(_read(paths, strict, read_stats))
+    _stderr().print(f"wrote {writer.written} measurements to {output}")
+    _finish(read_stats)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``show`` and ``stats`` to the CLI."""
+    """Add ``show``, ``stats`` and ``convert`` to the CLI."""
     app.command()(show)
     app.command()(stats)
+    app.command()(convert)
