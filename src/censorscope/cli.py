@@ -23,9 +23,7 @@ app = typer.Typer(
 )
 
 # Packages whose ``commands.register(app)`` adds commands, in help order.
-_COMMAND_MODULES = (
-    "censorscope.measurement.commands",
-)
+_COMMAND_MODULES = ("censorscope.measurement.commands",)
 
 
 @app.callback()
