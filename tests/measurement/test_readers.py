@@ -25,6 +25,10 @@ YAML_SAMPLES = [path for path in SAMPLES if path.suffix == ".yaml"]
 JSON_SAMPLES = [path for path in SAMPLES if path.suffix == ".json"]
 
 
+def test_the_real_samples_are_all_there() -> None:
+    assert len(JSON_SAMPLES) >= 40 and len(YAML_SAMPLES) == 3
+
+
 def _read(*paths: Path) -> tuple[list[dict[str, object]], list[Rejection]]:
     rejections: list[Rejection] = []
     docs = [m.doc for m in read_measurements(paths, on_reject=rejections.append)]
