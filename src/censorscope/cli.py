@@ -23,7 +23,15 @@ app = typer.Typer(
 )
 
 # Packages whose ``commands.register(app)`` adds commands, in help order.
-_COMMAND_MODULES = ("censorscope.measurement.commands",)
+_COMMAND_MODULES = (
+    "censorscope.measurement.commands",
+    "censorscope.collector.commands",
+    "censorscope.archive.commands",
+    "censorscope.scoring.commands",
+    "censorscope.probe.commands",
+    "censorscope.helper.commands",
+    "censorscope.lab.commands",
+)
 
 
 @app.callback()

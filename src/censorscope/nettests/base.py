@@ -8,7 +8,7 @@ privacy scrubbing), stores and uploads it.  Tests never see the probe's IP.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
@@ -29,6 +29,12 @@ class TestContext:
     ``endpoints`` holds per-test overrides of hostnames, addresses and ports
     (keyed by test name); every test has today's real values as defaults so
     that the lab can point a test at its own servers.
+
+    ``resolver`` names the DNS server the tests use instead of the system
+    resolver (``"IP:PORT"``, ``"udp://..."``, ``"tcp://..."``, ``"https://..."``;
+    None = getaddrinfo); a test's ``endpoints[test]["resolver"]`` overrides it.
+    ``asn_lookup`` maps an IP to ``(asn, organisation)`` (0 when unknown); tests
+    that compare networks (web_connectivity, facebook_messenger) use it.
     """
 
     test_helpers: tuple[str, ...] = ("https://0.th.ooni.org/",)
@@ -37,6 +43,8 @@ class TestContext:
     timeout: float = 10.0
     resolver_ip: str = "127.0.0.2"
     options: Mapping[str, str] = field(default_factory=dict)
+    resolver: str | None = None
+    asn_lookup: Callable[[str], tuple[int, str]] | None = None
 
     def endpoint(self, test_name: str, key: str, default: Any) -> Any:
         """The configured endpoint value for ``test_name``, or the default."""

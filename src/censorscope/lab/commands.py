@@ -1,0 +1,194 @@
+"""``censorscope lab``: build the censorship lab, run scenarios and the QA suite."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import TimeElapsedColumn
+from rich.table import Table
+
+from censorscope.lab import netns
+from censorscope.lab.campaign import CampaignOptions, run_campaign, scenario_lab
+from censorscope.lab.probe import PROBE_TIMEOUT
+from censorscope.lab.qa import QaOutcome, qa_isps, run_qa, select_cases
+from censorscope.lab.scenario import ScenarioError, bundled_scenarios, load_scenario
+from censorscope.lab.topology import (
+    Lab,
+    LabError,
+    remove_leftover_workdirs,
+    terminate_as_interrupt,
+)
+
+lab_app = typer.Typer(
+    help="The censorship lab: emulated censoring ISPs running the real probe.",
+    no_args_is_help=True,
+)
+_console = Console(highlight=False)
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=_console,
+    )  # fmt: skip
+
+
+@contextmanager
+def _lab_errors() -> Iterator[None]:
+    """Render lab and scenario errors as one line; SIGTERM acts like Ctrl-C."""
+    try:
+        with terminate_as_interrupt():
+            yield
+    except (LabError, ScenarioError, netns.CommandFailedError) as error:
+        raise _fail(str(error)) from error
+
+
+@lab_app.command("up")
+def up(
+    scenario: Annotated[
+        str | None, typer.Option(help="Build the networks of this scenario.")
+    ] = None,
+    isps: Annotated[int, typer.Option(min=1, help="QA ISPs, without --scenario.")] = 2,
+) -> None:
+    """Build the lab and keep it running until Ctrl-C."""
+    with _lab_errors():
+        lab = scenario_lab(load_scenario(scenario)) if scenario else Lab(qa_isps(isps))
+        with lab:
+            _print_lab(lab)
+            _console.print("lab is up; press Ctrl-C to tear it down")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                _console.print("tearing down")
+
+
+def _print_lab(lab: Lab) -> None:
+    table = Table(title=f"lab {lab.run_id}")
+    for column in ("ISP", "AS", "client namespace", "client", "resolver"):
+        table.add_column(column)
+    for isp in lab.isps.values():
+        table.add_row(
+            isp.spec.name, f"AS{isp.spec.asn} {isp.spec.cc}", isp.client,
+            isp.addresses.client, isp.addresses.resolver,
+        )  # fmt: skip
+    _console.print(table)
+    _console.print(f"CA bundle {lab.ca_bundle}; geolocation {lab.geodb}")
+    _console.print(f"test helper {lab.test_helper_url}; collector {lab.collector_url}")
+
+
+@lab_app.command("down")
+def down() -> None:
+    """Remove every lab namespace left by a run that could not clean up."""
+    with _lab_errors():
+        removed = netns.remove_leftovers()
+        remove_leftover_workdirs()
+    _console.print(f"removed {len(removed)}: {' '.join(removed) or 'nothing'}")
+
+
+@lab_app.command("scenarios")
+def scenarios() -> None:
+    """List the scenarios shipped with censorscope."""
+    for name in bundled_scenarios():
+        _console.print(name)
+
+
+@lab_app.command("run")
+def run(
+    scenario: Annotated[str, typer.Argument(help="Scenario file or bundled name.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Measurements (JSONL).")
+    ] = Path("lab-measurements.jsonl"),
+    upload: Annotated[
+        bool, typer.Option(help="Also submit to the lab's collector.")
+    ] = False,
+    max_runs: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N simulated instants.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.5, help="Probe timeout, s.")] = (
+        PROBE_TIMEOUT
+    ),
+) -> None:
+    """Run a scenario as a campaign: the probe at every simulated time."""
+    with _lab_errors():
+        loaded = load_scenario(scenario)
+        options = CampaignOptions(output.resolve(), upload, timeout, max_runs)
+        total = sum(1 for _ in loaded.run_times())
+        total = min(total, max_runs) if max_runs else total
+        with scenario_lab(loaded, start_collector=upload) as lab, _progress() as bar:
+            task = bar.add_task(f"campaign {loaded.name}", total=total)
+            result = run_campaign(
+                lab, loaded, options, lambda instant: bar.advance(task)
+            )
+    _console.print(
+        f"{result.measurements} measurements from {result.runs} simulated runs "
+        f"written to {result.output}"
+    )
+    for error in result.errors:
+        _console.print(f"[red]probe error[/red] {error}")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@lab_app.command("qa")
+def qa(
+    case: Annotated[
+        list[str] | None,
+        typer.Option("--case", help="Only cases matching (repeatable)."),
+    ] = None,
+    lanes: Annotated[int, typer.Option(min=1, max=16, help="Cases at once.")] = 4,
+) -> None:
+    """Run the QA cases through the real probe and compare verdicts."""
+    cases = select_cases(case or [])
+    if not cases:
+        raise _fail("no QA case matches")
+    with _lab_errors(), tempfile.TemporaryDirectory(prefix="censorscope-qa-") as work:
+        started = time.monotonic()
+        with Lab(qa_isps(min(lanes, len(cases)))) as lab, _progress() as bar:
+            task = bar.add_task("QA cases", total=len(cases))
+            outcomes = run_qa(lab, cases, Path(work), lambda outcome: bar.advance(task))
+        _print_outcomes(outcomes, time.monotonic() - started)
+    if not all(outcome.passed for outcome in outcomes):
+        raise typer.Exit(1)
+
+
+def _shown(value: object) -> str:
+    return "null" if value is None else str(value).lower()
+
+
+def _print_outcomes(outcomes: list[QaOutcome], seconds: float) -> None:
+    table = Table(title="censorscope lab QA")
+    for column in ("case", "source", "expected", "actual", "", "s"):
+        table.add_column(column)
+    for outcome in outcomes:
+        case = outcome.case
+        expected = f"{_shown(case.blocking)} / {_shown(case.accessible)}"
+        actual = (
+            f"{_shown(outcome.blocking)} / {_shown(outcome.accessible)}"
+            if outcome.error is None
+            else f"error: {outcome.error[:60]}"
+        )
+        mark = "[green]pass[/green]" if outcome.passed else "[red]FAIL[/red]"
+        table.add_row(case.name, case.source, expected, actual, mark,
+                      f"{outcome.seconds:.1f}")  # fmt: skip
+    _console.print(table)
+    passed = sum(outcome.passed for outcome in outcomes)
+    _console.print(f"{passed}/{len(outcomes)} passed in {seconds:.0f} s")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``lab`` command group."""
+    app.add_typer(lab_app, name="lab")

@@ -1,0 +1,46 @@
+"""The analytical store of scored measurements.
+
+* ``schema`` - the measurements table's columns (defined once) and SQL builders.
+* ``base`` - the :class:`Warehouse` protocol callers depend on, with
+  :class:`MeasurementFilter` and the ingestion bookkeeping :class:`FileState`.
+* ``duckdb_store`` - the embedded DuckDB backend (default: one file).
+* ``sql/`` - the statements, parameters always bound.
+
+A ClickHouse backend implements the same protocol; :func:`open_warehouse`
+is the one place that picks a backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from censorscope.warehouse.base import (
+    FileState,
+    MeasurementFilter,
+    Warehouse,
+    WarehouseError,
+)
+from censorscope.warehouse.duckdb_store import DuckDBWarehouse
+from censorscope.warehouse.schema import COLUMN_NAMES, COLUMNS, LIVE_SOURCE, Row
+
+
+def open_warehouse(
+    path: str | Path, *, read_only: bool = False, threads: int | None = None
+) -> DuckDBWarehouse:
+    """Open (creating if needed) the warehouse at ``path``."""
+    # Shortcoming: only DuckDB; a clickhouse:// URL would select another backend here.
+    return DuckDBWarehouse(path, read_only=read_only, threads=threads)
+
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "LIVE_SOURCE",
+    "DuckDBWarehouse",
+    "FileState",
+    "MeasurementFilter",
+    "Row",
+    "Warehouse",
+    "WarehouseError",
+    "open_warehouse",
+]

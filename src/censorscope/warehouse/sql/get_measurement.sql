@@ -1,0 +1,1 @@
+SELECT * FROM measurements WHERE measurement_uid = $uid;
