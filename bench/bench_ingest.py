@@ -34,7 +34,9 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("CENSORSCOPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("CENSORSCOPE_SHARED_DATA", REPO.parent / "shared" / "data")
+)
 NETWORKS = [
     ("IT", "AS30722", "Vodafone Italia S.p.A."),
     ("IR", "AS197207", "Mobile Communication Company of Iran PLC"),

@@ -14,7 +14,13 @@ from typing import Any
 import orjson
 import pytest
 
-from censorscope.helper.control import ControlConfig, is_bogon
+from censorscope.helper.control import (
+    ControlConfig,
+    dns_failure,
+    http_failure,
+    is_bogon,
+    tcp_failure,
+)
 from censorscope.helper.http_server import HTTPServer
 from censorscope.helper.servers import (
     HeaderEchoServer,
@@ -273,3 +279,44 @@ def test_the_helper_command_serves_until_stopped() -> None:
         process.terminate()
         process.wait(timeout=10)
     assert (status, hello) == (200, {"message": "Hello OONItarian!"})
+
+
+async def test_the_helper_serves_https_to_probes_that_trust_its_ca(
+    site: Any, ca: LocalCA
+) -> None:
+    _, dns = site
+    tls = server_context(*ca.issue("helper-tls", ["127.0.0.1"]))
+    async with helper(_config(dns, ca), ssl_context=tls) as server:
+        network = Network(SystemResolver(), client_context(str(ca.cert_path)))
+        request = Request(f"https://127.0.0.1:{server.port}/", "GET", ())
+        exchange = await netx_fetch_once(Trace(), network, request, FetchOptions())
+    assert exchange.failure is None
+    assert orjson.loads(exchange.body) == {"message": "Hello OONItarian!"}
+
+
+@pytest.mark.parametrize(
+    ("mapping", "failure", "expected"),
+    [
+        ("dns", failures.DNS_NXDOMAIN_ERROR, "dns_name_error"),
+        ("dns", failures.DNS_NO_ANSWER, None),
+        ("dns", failures.DNS_SERVFAIL_ERROR, "dns_server_failure"),
+        ("dns", failures.DNS_REFUSED_ERROR, "dns_server_failure"),
+        ("dns", failures.GENERIC_TIMEOUT_ERROR, "unknown_error"),
+        ("tcp", failures.GENERIC_TIMEOUT_ERROR, "generic_timeout_error"),
+        ("tcp", failures.CONNECTION_REFUSED, "connection_refused_error"),
+        ("tcp", failures.CONNECTION_RESET, "connect_error"),
+        ("http", failures.DNS_BOGON_ERROR, "dns_lookup_error"),
+        ("http", failures.GENERIC_TIMEOUT_ERROR, "generic_timeout_error"),
+        ("http", failures.CONNECTION_REFUSED, "connection_refused_error"),
+        ("http", failures.CONNECTION_RESET, "unknown_error"),
+    ],
+)
+def test_failures_are_translated_to_the_helpers_vocabulary(
+    mapping: str, failure: str, expected: str | None
+) -> None:
+    translate = {
+        "dns": dns_failure,
+        "tcp": tcp_failure,
+        "http": lambda f: http_failure(f, None),
+    }[mapping]
+    assert translate(failure) == expected

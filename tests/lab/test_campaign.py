@@ -47,3 +47,13 @@ def test_verdicts_flip_inside_the_window_on_one_isp_only(tmp_path: Path) -> None
         assert measurement["probe_cc"] == "ML"
         seen.add((measurement["probe_asn"], instant, url))
     assert len(seen) == len(measurements)
+
+
+def test_uploaded_measurements_reach_the_lab_collector(tmp_path: Path) -> None:
+    scenario = load_scenario("two-isps")
+    archive = tmp_path / "archive"
+    options = CampaignOptions(tmp_path / "m.jsonl", upload=True, max_runs=1)
+    with scenario_lab(scenario, start_collector=True, archive=archive) as lab:
+        result = run_campaign(lab, scenario, options)
+    assert (result.errors, result.measurements) == ([], 6)
+    assert list((archive / "raw").rglob("*webconnectivity*.jsonl.*"))

@@ -20,7 +20,7 @@ pytestmark = [
 
 _HOLD_LAB = """
 import sys, time
-from censorscope.lab.topology import IspSpec, Lab, remove_leftover_workdirs, terminate_as_interrupt
+from censorscope.lab.topology import IspSpec, Lab, terminate_as_interrupt
 with terminate_as_interrupt(), Lab([IspSpec("a", 1, "ML")], run_id=sys.argv[1],
                                    start_test_helper=False):
     print("up", flush=True)

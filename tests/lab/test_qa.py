@@ -18,8 +18,6 @@ pytestmark = [
 # Cases where the probe, not the lab, is known to be wrong (reported to the
 # probe's authors); remove an entry when the probe is fixed.
 KNOWN_PROBE_BUGS = {
-    "idna-lowercase": "netx sends the Host header unencoded (no IDNA): crash",
-    "idna-uppercase": "netx sends the Host header unencoded (no IDNA): crash",
     "broken-redirect-http": "classic rule 8 gives null for unmapped failures; "
     "the probe goes on to the HTTP diff",
 }

@@ -12,13 +12,13 @@ import pytest
 
 from censorscope.helper.http_server import IncomingRequest, OutgoingResponse
 from censorscope.measurement import failures
-from censorscope.netx import stun
 from censorscope.nettests import GROUPS, REGISTRY
 from censorscope.nettests.base import InputPolicy, NetTest, TestContext
 from censorscope.nettests.common import InputError
 from censorscope.nettests.dnscheck import DNSCheck
 from censorscope.nettests.stunreachability import STUNReachability
 from censorscope.nettests.urlgetter import URLGetter
+from censorscope.netx import stun
 from tests.nettests.support import loads_back
 from tests.netx.localnet import DNSServer, LocalCA, server_context, start_web
 

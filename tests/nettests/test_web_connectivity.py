@@ -369,3 +369,23 @@ def test_summary_flags_an_anomaly_only_with_a_blocking_reason() -> None:
     assert test.summarize({"blocking": "dns", "accessible": False}).anomaly
     assert not test.summarize({"blocking": False, "accessible": True}).anomaly
     assert not test.summarize({"blocking": None, "accessible": None}).anomaly
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (500, b"{}", failures.HTTP_REQUEST_FAILED),
+        (200, b"<html>not json</html>", failures.JSON_PARSE_ERROR),
+        (200, b"[1, 2]", failures.JSON_PARSE_ERROR),
+    ],
+)
+async def test_a_broken_helper_reply_is_a_control_failure(
+    internet: LoopbackInternet, status: int, body: bytes, expected: str
+) -> None:
+    broken = await start_web(REAL, 0, static_handler(body, [], status))
+    keys = await _measure(
+        internet, "http", [REAL], helpers=(f"http://{REAL}:{broken.port}/",)
+    )
+    await broken.close()
+    assert keys["control_failure"] == expected
+    assert keys["control"] == {}

@@ -40,7 +40,9 @@ def sample_docs(shared_data: Path) -> list[dict[str, Any]]:
     return [measurement.doc for measurement in read_measurements(paths)]
 
 
-def write_replay(path: Path, count: int, docs: list[dict[str, Any]], offset: int = 0) -> Path:
+def write_replay(
+    path: Path, count: int, docs: list[dict[str, Any]], offset: int = 0
+) -> Path:
     """``count`` real samples with fresh uids and times, as JSONL."""
     start = datetime(2025, 1, 1)
     with path.open("wb") as out:
@@ -49,8 +51,9 @@ def write_replay(path: Path, count: int, docs: list[dict[str, Any]], offset: int
             when = start + timedelta(seconds=7 * index)
             received = when + timedelta(seconds=30)
             doc["measurement_start_time"] = when.strftime("%Y-%m-%d %H:%M:%S")
+            country = doc.get("probe_cc") or "ZZ"
             doc["measurement_uid"] = (
-                f"{received:%Y%m%d%H%M%S.%f}_{doc.get('probe_cc') or 'ZZ'}_test_{index:016x}"
+                f"{received:%Y%m%d%H%M%S.%f}_{country}_x_{index:016x}"
             )
             out.write(orjson.dumps(doc) + b"\n")
     return path

@@ -14,8 +14,14 @@ from censorscope.scoring.fingerprints import (
     regex_trigger,
 )
 
-HEADER = "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n"
-DNS_ROWS = "t.dns_1,nat,,dns,full,10.10.34.36,10,IR,t,,\nt.dns_2,isp,,dns,full,blocked.example,5,,t,,\n"
+HEADER = (
+    "name,scope,other_names,location_found,pattern_type,pattern,"
+    "confidence_no_fp,expected_countries,source,exp_url,notes\n"
+)
+DNS_ROWS = (
+    "t.dns_1,nat,,dns,full,10.10.34.36,10,IR,t,,\n"
+    "t.dns_2,isp,,dns,full,blocked.example,5,,t,,\n"
+)
 HTTP_ROWS = (
     "t.body_contains,nat,,body,contains,Access Denied by Order,5,XY,t,,\n"
     "t.body_prefix,isp,,body,prefix,<html><!-- block,5,XY,t,,\n"
@@ -87,7 +93,12 @@ def test_base64_bodies_are_decoded_before_matching(db: FingerprintDB) -> None:
         ({"Server": "FilterBox 2"}, []),
         ({"Location": "https://example.org/http://block.example"}, []),
         (
-            {"Location": {"format": "base64", "data": base64.b64encode(b"http://block.example/").decode()}},
+            {
+                "Location": {
+                    "format": "base64",
+                    "data": base64.b64encode(b"http://block.example/").decode(),
+                }
+            },
             ["t.loc_prefix"],
         ),
     ],
@@ -124,7 +135,10 @@ def test_expected_countries_are_normalised_without_zz() -> None:
     [
         (r"URL .* Sp.*er Gate", "URL "),
         (r"You don.t have", "You don"),
-        (r"<p>The document has moved <a href=.*here</a>\.</p>", "<p>The document has moved <a href="),
+        (
+            r"<p>The document has moved <a href=.*here</a>\.</p>",
+            "<p>The document has moved <a href=",
+        ),
         (r"\d+ blocked", ""),
         (r"abc?d", "ab"),
     ],
@@ -138,12 +152,16 @@ def test_the_real_fingerprints_load_with_a_content_version(
 ) -> None:
     assert len(fingerprints) > 1500
     assert fingerprints.version.startswith("fp-")
-    changed = FingerprintDB.from_csv_bytes({DNS_CSV: HEADER.encode(), HTTP_CSV: HEADER.encode()})
+    changed = FingerprintDB.from_csv_bytes(
+        {DNS_CSV: HEADER.encode(), HTTP_CSV: HEADER.encode()}
+    )
     assert changed.version != fingerprints.version
 
 
 def test_the_real_indonesian_redirect_matches_its_prefix_fingerprint(
     fingerprints: FingerprintDB,
 ) -> None:
-    found = fingerprints.match_headers({"Location": "http://lamanlabuh.aduankonten.id/"})
+    found = fingerprints.match_headers(
+        {"Location": "http://lamanlabuh.aduankonten.id/"}
+    )
     assert names(found) == ["ooni.id_lamanlabuh_kominfo"]

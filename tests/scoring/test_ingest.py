@@ -32,7 +32,9 @@ def dataset(tmp_path: Path, sample_docs: list[dict[str, Any]]) -> Path:
     directory = tmp_path / "data"
     directory.mkdir()
     for part in range(3):
-        write_replay(directory / f"part{part}.jsonl", 1500, sample_docs, offset=1500 * part)
+        write_replay(
+            directory / f"part{part}.jsonl", 1500, sample_docs, offset=1500 * part
+        )
     return directory
 
 
@@ -63,7 +65,9 @@ def test_parallel_workers_load_the_same_warehouse_as_one_process(
     assert digest(tmp_path / "w1.duckdb") == digest(tmp_path / "w2.duckdb")
 
 
-def run_ingest(dataset: Path, warehouse: Path, setup: ScoringSetup, *extra: str) -> list[str]:
+def run_ingest(
+    dataset: Path, warehouse: Path, setup: ScoringSetup, *extra: str
+) -> list[str]:
     assert setup.fingerprints_dir is not None
     return [
         *CLI, "-v", "ingest", str(dataset), "--warehouse", str(warehouse),
@@ -75,7 +79,12 @@ def test_an_ingest_killed_half_way_resumes_to_the_same_warehouse_as_a_clean_run(
     dataset: Path, tmp_path: Path, setup: ScoringSetup
 ) -> None:
     clean, resumed = tmp_path / "clean.duckdb", tmp_path / "resumed.duckdb"
-    subprocess.run(run_ingest(dataset, clean, setup), check=True, env=cli_env(), capture_output=True)
+    subprocess.run(
+        run_ingest(dataset, clean, setup),
+        check=True,
+        env=cli_env(),
+        capture_output=True,
+    )
 
     batches = ("--batch-size", "500")
     process = subprocess.Popen(
@@ -98,6 +107,7 @@ def test_an_ingest_killed_half_way_resumes_to_the_same_warehouse_as_a_clean_run(
 
     second = subprocess.run(
         run_ingest(dataset, resumed, setup, *batches),
+        check=False,
         env=cli_env(),
         capture_output=True,
         text=True,
@@ -116,7 +126,9 @@ def test_rejected_records_are_reported_with_location_and_make_a_nonzero_exit(
         out.write(b'{"broken json\n[1, 2]\n')
     command = [*run_ingest(data, tmp_path / "w.duckdb", setup)]
     command.remove("-v")
-    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        command, check=False, env=cli_env(), capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert f"rejected {data}:6: invalid JSON" in result.stderr
     assert f"rejected {data}:7:" in result.stderr
@@ -128,7 +140,17 @@ def test_rejected_records_are_reported_with_location_and_make_a_nonzero_exit(
 def test_ingest_without_fingerprints_explains_how_to_get_them(tmp_path: Path) -> None:
     data = tmp_path / "empty.jsonl"
     data.write_bytes(b"")
-    command = [*CLI, "ingest", str(data), "-w", str(tmp_path / "w.duckdb"), "--fingerprints", str(tmp_path)]
-    result = subprocess.run(command, env=cli_env(), capture_output=True, text=True)
+    command = [
+        *CLI,
+        "ingest",
+        str(data),
+        "-w",
+        str(tmp_path / "w.duckdb"),
+        "--fingerprints",
+        str(tmp_path),
+    ]
+    result = subprocess.run(
+        command, check=False, env=cli_env(), capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "censorscope fingerprints update" in result.stderr

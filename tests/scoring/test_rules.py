@@ -10,7 +10,9 @@ from censorscope.scoring import RULES_VERSION, score
 from censorscope.scoring.fingerprints import FingerprintDB
 
 
-def measurement(test_name: str, test_keys: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
+def measurement(
+    test_name: str, test_keys: dict[str, Any] | None, **base: Any
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "test_name": test_name,
         "probe_cc": "IT",
@@ -33,7 +35,11 @@ def test_a_blockpage_fingerprint_confirms_what_the_probe_found_accessible(
         "accessible": True,
     }
     verdict = score(measurement("web_connectivity", keys), fingerprints)
-    assert (verdict.anomaly, verdict.confirmed, verdict.blocking) == (True, True, "http-diff")
+    assert (verdict.anomaly, verdict.confirmed, verdict.blocking) == (
+        True,
+        True,
+        "http-diff",
+    )
     assert verdict.scores["blocking_country"] == 1.0
     assert verdict.scores["blocking_general"] == 1.0
 
@@ -70,7 +76,10 @@ def test_a_website_down_for_probe_and_control_is_not_an_anomaly(
     ("uid", "failure"),
     [
         ("20240101020000.000000_IT_whatsapp_0123456789abcdef", False),
-        ("20231231220000.000000_IT_whatsapp_0123456789abcdef", True),  # start in the future
+        (
+            "20231231220000.000000_IT_whatsapp_0123456789abcdef",
+            True,
+        ),  # start in the future
         ("20250301000000.000000_IT_whatsapp_0123456789abcdef", True),  # start too old
     ],
 )
@@ -88,13 +97,25 @@ def test_start_times_far_from_the_receive_time_make_a_failure(
     [
         ({"bootstrap_failure": "dns_nxdomain_error"}, True, False, "dns"),
         (
-            {"lookups": {"1.1.1.1:853": {"failure": "connection_reset", "failed_operation": "tls_handshake"}}},
+            {
+                "lookups": {
+                    "1.1.1.1:853": {
+                        "failure": "connection_reset",
+                        "failed_operation": "tls_handshake",
+                    }
+                }
+            },
             True,
             False,
             "tls",
         ),
         (
-            {"lookups": {"a": {"failure": "generic_timeout_error"}, "b": {"failure": None}}},
+            {
+                "lookups": {
+                    "a": {"failure": "generic_timeout_error"},
+                    "b": {"failure": None},
+                }
+            },
             False,
             False,
             None,
@@ -110,7 +131,11 @@ def test_dnscheck_reads_its_lookups(
     fingerprints: FingerprintDB,
 ) -> None:
     verdict = score(measurement("dnscheck", keys), fingerprints)
-    assert (verdict.anomaly, verdict.failure, verdict.blocking) == (anomaly, failure, blocking)
+    assert (verdict.anomaly, verdict.failure, verdict.blocking) == (
+        anomaly,
+        failure,
+        blocking,
+    )
 
 
 def test_urlgetter_failure_is_classified_by_the_failed_operation(
@@ -134,7 +159,10 @@ def test_header_manipulation_compares_echoed_headers(
 ) -> None:
     keys = {
         "requests": [
-            {"request": {"headers": {"Host": "x", "Accept": "*/*"}}, "response": {"body": echoed}}
+            {
+                "request": {"headers": {"Host": "x", "Accept": "*/*"}},
+                "response": {"body": echoed},
+            }
         ]
     }
     verdict = score(measurement("http_header_field_manipulation", keys), fingerprints)
@@ -142,7 +170,9 @@ def test_header_manipulation_compares_echoed_headers(
     assert verdict.anomaly is (score_value > 0.5)
 
 
-def test_a_test_without_rules_is_a_failure_naming_the_rule(fingerprints: FingerprintDB) -> None:
+def test_a_test_without_rules_is_a_failure_naming_the_rule(
+    fingerprints: FingerprintDB,
+) -> None:
     verdict = score(measurement("echcheck", {}), fingerprints)
     assert verdict.failure
     assert verdict.evidence["rules"] == ["echcheck.no_rules"]
@@ -150,7 +180,13 @@ def test_a_test_without_rules_is_a_failure_naming_the_rule(fingerprints: Fingerp
 
 
 def test_without_fingerprints_nothing_is_confirmed() -> None:
-    keys = {"queries": [{"answers": [{"ipv4": "10.10.34.36"}]}], "blocking": "dns", "accessible": False}
-    verdict = score(measurement("web_connectivity", keys, probe_cc="IR"), FingerprintDB.empty())
+    keys = {
+        "queries": [{"answers": [{"ipv4": "10.10.34.36"}]}],
+        "blocking": "dns",
+        "accessible": False,
+    }
+    verdict = score(
+        measurement("web_connectivity", keys, probe_cc="IR"), FingerprintDB.empty()
+    )
     assert (verdict.anomaly, verdict.confirmed) == (True, False)
     assert verdict.fingerprints_version == "none"

@@ -104,9 +104,16 @@ def test_sample_scores_as_fastpath_or_as_documented(
     [measurement] = read_file(shared_data / "ooni-samples" / name)
     verdict = score(measurement.doc, fingerprints, measurement.uid)
     got = (verdict.anomaly, verdict.confirmed, verdict.failure, verdict.down)
-    assert got == (expected.anomaly, expected.confirmed, expected.failure, expected.down)
+    assert got == (
+        expected.anomaly,
+        expected.confirmed,
+        expected.failure,
+        expected.down,
+    )
     if expected.blocking_general is not None:
-        assert verdict.scores["blocking_general"] == pytest.approx(expected.blocking_general)
+        assert verdict.scores["blocking_general"] == pytest.approx(
+            expected.blocking_general
+        )
     if verdict.anomaly:
         assert verdict.blocking is not None
     else:
@@ -116,7 +123,10 @@ def test_sample_scores_as_fastpath_or_as_documented(
 @pytest.mark.parametrize(
     ("name", "fingerprint"),
     [
-        ("20250527233111.802678_ID_webconnectivity_5a37ec909dbf14e3.json", "ooni.id_lamanlabuh_kominfo"),
+        (
+            "20250527233111.802678_ID_webconnectivity_5a37ec909dbf14e3.json",
+            "ooni.id_lamanlabuh_kominfo",
+        ),
         ("bug_352.json", "ooni.ir_10dot10_ipv4_1"),
         ("web_connectivity_ir_fp.json", "ooni.ir_10dot10_ipv4_1"),
     ],
@@ -134,7 +144,9 @@ def test_confirmed_samples_name_the_fingerprint_as_evidence(
 def test_down_sample_keeps_the_probe_verdict_and_control_failure_as_evidence(
     shared_data: Path, fingerprints: FingerprintDB
 ) -> None:
-    [measurement] = read_file(shared_data / "ooni-samples" / "web_connectivity_odd_hdr.json")
+    [measurement] = read_file(
+        shared_data / "ooni-samples" / "web_connectivity_odd_hdr.json"
+    )
     verdict = score(measurement.doc, fingerprints, measurement.uid)
     assert verdict.evidence["probe"]["blocking"] == "dns"
     assert verdict.evidence["control_failures"] == {

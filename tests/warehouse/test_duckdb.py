@@ -86,7 +86,9 @@ def test_filters_are_bound_parameters(store: DuckDBWarehouse) -> None:
 
 
 def test_search_orders_by_time_and_pages(store: DuckDBWarehouse) -> None:
-    store.upsert_many([row(f"u{i}", start=f"2024-03-0{i} 00:00:00") for i in range(1, 6)])
+    store.upsert_many(
+        [row(f"u{i}", start=f"2024-03-0{i} 00:00:00") for i in range(1, 6)]
+    )
     first = store.search(limit=2)
     second = store.search(limit=2, offset=2)
     assert [r["measurement_uid"] for r in first + second] == ["u5", "u4", "u3", "u2"]
@@ -112,7 +114,10 @@ def test_aggregate_counts_like_oonis_api(store: DuckDBWarehouse) -> None:
         "ok_count": 1,
     }
     by_day = store.aggregate(["day", "probe_cc"])
-    assert [(r["probe_cc"], r["measurement_count"]) for r in by_day] == [("IR", 1), ("ML", 4)]
+    assert [(r["probe_cc"], r["measurement_count"]) for r in by_day] == [
+        ("IR", 1),
+        ("ML", 4),
+    ]
 
 
 def test_grouping_by_an_unknown_dimension_is_refused(store: DuckDBWarehouse) -> None:
@@ -135,12 +140,17 @@ def test_stale_sources_and_uids_follow_the_versions(store: DuckDBWarehouse) -> N
             row("u3", source="collector", fingerprints_version="fp-old"),
         ]
     )
-    assert store.stale_sources("rules-a", "fp-a") == {"/data/a.jsonl": 1, "collector": 1}
+    assert store.stale_sources("rules-a", "fp-a") == {
+        "/data/a.jsonl": 1,
+        "collector": 1,
+    }
     assert list(store.stale_uids("collector", "rules-a", "fp-a")) == ["u3"]
 
 
 def test_compaction_keeps_every_row(store: DuckDBWarehouse) -> None:
-    store.upsert_many([row(f"u{i}", start=f"2024-03-0{9 - i} 00:00:00") for i in range(5)])
+    store.upsert_many(
+        [row(f"u{i}", start=f"2024-03-0{9 - i} 00:00:00") for i in range(5)]
+    )
     before = store.table_digest()
     store.compact()
     assert store.table_digest() == before

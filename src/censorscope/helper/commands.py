@@ -63,60 +63,75 @@ async def _serve(
             await server.close()
 
 
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port of the web_connectivity helper.")]
+CertOption = Annotated[
+    Path | None, typer.Option(help="Certificate (PEM) to serve HTTPS.")
+]
+KeyOption = Annotated[Path | None, typer.Option(help="Key of --tls-cert.")]
+ResolverOption = Annotated[
+    str, typer.Option(help="DNS the helper uses: system, IP[:PORT], tcp://, https://.")
+]
+BundleOption = Annotated[
+    Path | None, typer.Option(help="CA bundle to verify sites (default: system).")
+]
+PrivateOption = Annotated[
+    bool, typer.Option(help="Measure private and loopback addresses (lab, tests).")
+]
+InFlightOption = Annotated[
+    int, typer.Option(help="Requests handled at once before answering 503.")
+]
+HeaderEchoOption = Annotated[
+    int | None,
+    typer.Option(help="Also run the header-echo helper (hhfm) on this port."),
+]
+TCPEchoOption = Annotated[
+    int | None, typer.Option(help="Also run the TCP echo helper (hirl) on this port.")
+]
+
+
+def _config(
+    resolver: str, ca_bundle: Path | None, allow_private: bool
+) -> ControlConfig:
+    bundle = str(ca_bundle) if ca_bundle else None
+    return ControlConfig(
+        make_resolver(resolver, ca_bundle=bundle),
+        ca_bundle=bundle,
+        allow_private=allow_private,
+    )
+
+
 def helper(
     *,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(help="Port of the web_connectivity helper.")
-    ] = 8080,
-    tls_cert: Annotated[
-        Path | None, typer.Option(help="Certificate (PEM) to serve HTTPS.")
-    ] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="Key of --tls-cert.")] = None,
-    resolver: Annotated[
-        str,
-        typer.Option(help="DNS the helper uses: system, IP[:PORT], tcp://, https://."),
-    ] = "system",
-    ca_bundle: Annotated[
-        Path | None, typer.Option(help="CA bundle to verify sites (default: system).")
-    ] = None,
-    allow_private: Annotated[
-        bool, typer.Option(help="Measure private and loopback addresses (lab, tests).")
-    ] = False,
-    max_in_flight: Annotated[
-        int, typer.Option(help="Requests handled at once before answering 503.")
-    ] = 25,
-    header_echo_port: Annotated[
-        int | None, typer.Option(help="Also run the header-echo helper (hhfm) here.")
-    ] = None,
-    tcp_echo_port: Annotated[
-        int | None, typer.Option(help="Also run the TCP echo helper (hirl) here.")
-    ] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    tls_cert: CertOption = None,
+    tls_key: KeyOption = None,
+    resolver: ResolverOption = "system",
+    ca_bundle: BundleOption = None,
+    allow_private: PrivateOption = False,
+    max_in_flight: InFlightOption = 25,
+    header_echo_port: HeaderEchoOption = None,
+    tcp_echo_port: TCPEchoOption = None,
 ) -> None:
     """Run the web_connectivity test helper (and optionally the echo helpers)."""
-    bundle = str(ca_bundle) if ca_bundle else None
     try:
-        config = ControlConfig(
-            make_resolver(resolver, ca_bundle=bundle),
-            ca_bundle=bundle,
-            allow_private=allow_private,
-        )
+        config = _config(resolver, ca_bundle, allow_private)
         tls = _tls_context(tls_cert, tls_key)
     except (ValueError, OSError, ssl.SSLError) as error:
         Console(stderr=True).print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
+    serving = _serve(
+        config,
+        host=host,
+        port=port,
+        tls=tls,
+        max_in_flight=max_in_flight,
+        header_echo_port=header_echo_port,
+        tcp_echo_port=tcp_echo_port,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            _serve(
-                config,
-                host=host,
-                port=port,
-                tls=tls,
-                max_in_flight=max_in_flight,
-                header_echo_port=header_echo_port,
-                tcp_echo_port=tcp_echo_port,
-            )
-        )
+        asyncio.run(serving)
 
 
 def register(app: typer.Typer) -> None:

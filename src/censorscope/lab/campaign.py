@@ -48,11 +48,18 @@ class CampaignOptions:
     max_runs: int | None = None  # stop after this many simulated instants
 
 
-def scenario_lab(scenario: Scenario, start_collector: bool = False) -> Lab:
+def scenario_lab(
+    scenario: Scenario, start_collector: bool = False, archive: Path | None = None
+) -> Lab:
     """A lab with the scenario's networks and a site for each target."""
     internet = standard_internet()
     add_target_sites(internet, list(scenario.targets))
-    return Lab(scenario.networks, internet, start_collector=start_collector)
+    return Lab(
+        scenario.networks,
+        internet,
+        start_collector=start_collector,
+        collector_archive=archive,
+    )
 
 
 def run_campaign(
@@ -100,7 +107,7 @@ def _measure_instant(
 
     def measure(network: str) -> None:
         batches[network] = _measure_network(
-            lab, scenario, options, instant, network, scratch
+            lab, scenario, options, instant, network=network, scratch=scratch
         )
 
     threads = [
@@ -118,6 +125,7 @@ def _measure_network(
     scenario: Scenario,
     options: CampaignOptions,
     instant: dt.datetime,
+    *,
     network: str,
     scratch: Path,
 ) -> Batch:

@@ -133,6 +133,7 @@ class Censor:
         resolver: DnsResponder,
         injector: DnsResponder,
         proxy: TransparentProxy,
+        *,
         on_loop: Callable[[Callable[[], None]], None],
     ) -> None:
         self._router = router
@@ -260,6 +261,9 @@ def _qname_match(name: str) -> str:
     return f'-m string --hex-string "{wire}|00|" --algo bm --icase'
 
 
+# Shortcoming: string matches are substrings, so blocking ``example.com`` also
+# blocks ``www.example.com`` (like most keyword DPI); they see one segment only,
+# and there is no "close with FIN" (eof_error) action yet.
 def _string_rule(action: CensorAction, port: int) -> str:
     """Reset or drop TCP segments to ``port`` that carry the target's name."""
     verdict = "DROP" if action.action is Action.TLS_DROP else _RESET
@@ -290,6 +294,8 @@ def _ip_verdict(action: Action) -> str:
     return f"--tcp-flags PSH PSH -j {_RESET}"
 
 
+# Shortcoming: throttling shapes only traffic from the target's addresses to
+# subscribers (by IP, not by SNI) and adds no latency or loss (no netem).
 def _throttle_commands(throttled: dict[str, str]) -> list[list[str]]:
     dev = ["dev", SUBSCRIBER_LINK]
     commands = [

@@ -11,8 +11,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.progress import TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from censorscope.lab import netns
@@ -109,12 +114,16 @@ def scenarios() -> None:
 @lab_app.command("run")
 def run(
     scenario: Annotated[str, typer.Argument(help="Scenario file or bundled name.")],
+    *,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Measurements (JSONL).")
     ] = Path("lab-measurements.jsonl"),
     upload: Annotated[
         bool, typer.Option(help="Also submit to the lab's collector.")
     ] = False,
+    archive: Annotated[
+        Path | None, typer.Option(help="Keep the lab collector's archive here.")
+    ] = None,
     max_runs: Annotated[
         int | None, typer.Option(min=1, help="Stop after N simulated instants.")
     ] = None,
@@ -128,7 +137,8 @@ def run(
         options = CampaignOptions(output.resolve(), upload, timeout, max_runs)
         total = sum(1 for _ in loaded.run_times())
         total = min(total, max_runs) if max_runs else total
-        with scenario_lab(loaded, start_collector=upload) as lab, _progress() as bar:
+        lab = scenario_lab(loaded, upload, archive.resolve() if archive else None)
+        with lab, _progress() as bar:
             task = bar.add_task(f"campaign {loaded.name}", total=total)
             result = run_campaign(
                 lab, loaded, options, lambda instant: bar.advance(task)

@@ -104,6 +104,9 @@ class DnsResponder:
                 return _with_rcode(query, dns.rcode.NOERROR)
         return _addresses(query, override.addresses)
 
+    # Shortcoming: resolvers answer from the zone directly instead of recursing
+    # over the network to the authoritative server, so a censor cannot act on
+    # the resolver-to-authority path.
     def _truth(self, query: dns.message.Message, name: str) -> dns.message.Message:
         record = self._zone.get(name)
         if record is None:
@@ -149,6 +152,8 @@ def _add(
     response.answer.append(rrset)
 
 
+# Shortcoming: only DNS over UDP is served (no TCP fallback, no DoH); answers
+# never exceed 512 bytes in the lab, and the probe's resolvers use UDP.
 class DnsProtocol(asyncio.DatagramProtocol):
     """DNS over UDP for one responder on one socket."""
 

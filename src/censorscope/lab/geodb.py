@@ -9,6 +9,7 @@ each internet host to its own AS.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def network_row(cidr: str, asn: int, cc: str, name: str) -> GeoRow:
 def write_geodb(rows: list[GeoRow], path: Path) -> Path:
     """Write ``rows`` sorted by start address; overlapping rows are an error."""
     ordered = sorted(rows, key=lambda row: ipaddress.IPv4Address(row.first))
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         if ipaddress.IPv4Address(before.last) >= ipaddress.IPv4Address(after.first):
             raise ValueError(f"overlapping ranges {before.first} and {after.first}")
     path.write_text("".join(row.line() + "\n" for row in ordered))

@@ -111,8 +111,8 @@ def remove_leftovers(prefix: str = PREFIX) -> list[str]:
 
 def add_veth(ns_a: str, name_a: str, ns_b: str, name_b: str) -> None:
     """Create a veth pair with one end in each namespace, both up."""
-    run(["ip", "-n", ns_a, "link", "add", "name", name_a, "type", "veth"]
-        + ["peer", "name", name_b, "netns", ns_b])  # fmt: skip
+    link = ["ip", "-n", ns_a, "link", "add", "name", name_a, "type", "veth"]
+    run([*link, "peer", "name", name_b, "netns", ns_b])
     run(["ip", "-n", ns_a, "link", "set", "dev", name_a, "up"])
     run(["ip", "-n", ns_b, "link", "set", "dev", name_b, "up"])
 

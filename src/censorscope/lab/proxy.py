@@ -36,6 +36,9 @@ class ProxyVerdict(enum.StrEnum):
     REDIRECT = "redirect"
 
 
+# Shortcoming: blockpages come from an intercepting proxy, not from packets
+# injected beside the genuine answer (that needs NFQUEUE); port 80 only, no
+# TLS passthrough on 443 for the "DNS to the ISP proxy" cases.
 class TransparentProxy:
     """One ISP's proxy; ``blocked`` maps Host names to verdicts."""
 
@@ -138,6 +141,8 @@ class TransparentProxy:
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while chunk := await reader.read(_RELAY_CHUNK):
+            if writer.is_closing():
+                return
             writer.write(chunk)
             await writer.drain()
         if writer.can_write_eof():

@@ -64,7 +64,7 @@ def _act(
     return CensorAction(action, target, via, addresses, ports)
 
 
-def _case(
+def _case(  # noqa: PLR0917 - one positional row per case keeps the table legible
     name: str,
     url: str,
     actions: Sequence[CensorAction],

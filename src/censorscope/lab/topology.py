@@ -131,9 +131,11 @@ class Lab:
         self,
         isps: Sequence[IspSpec],
         internet: Internet | None = None,
+        *,
         run_id: str | None = None,
         start_test_helper: bool = True,
         start_collector: bool = False,
+        collector_archive: Path | None = None,
     ) -> None:
         if not 1 <= len(isps) <= plan.MAX_ISPS:
             raise LabError(f"a lab needs 1..{plan.MAX_ISPS} ISPs")
@@ -149,6 +151,8 @@ class Lab:
         self.collector_url: str | None = None
         self._start_test_helper = start_test_helper
         self._start_collector = start_collector
+        # Inside the run's folder (deleted at teardown) unless the caller keeps it.
+        self.collector_archive = collector_archive or self.workdir / "collector-archive"
         self._namespaces: list[str] = []
         self._services = Services()
         self._processes = _Processes()
@@ -257,7 +261,9 @@ class Lab:
         identity = RouterIdentity(
             router, addresses.injector, addresses.proxy, plan.BLOCKPAGE, plan.BOGON
         )
-        censor = Censor(identity, resolve, resolver, injector, proxy, self._run_on_loop)
+        censor = Censor(
+            identity, resolve, resolver, injector, proxy, on_loop=self._run_on_loop
+        )
         return Isp(spec, addresses, router, client, resolver, injector, proxy, censor)
 
     def _run_on_loop(self, function: Callable[[], None]) -> None:
@@ -361,10 +367,10 @@ class Lab:
         if importlib.util.find_spec("censorscope.collector.commands") is None:
             logger.warning("no censorscope.collector yet: the lab runs without one")
             return
-        archive = self.workdir / "collector-archive"
         argv = cli_argv(
-            "serve", "--host", plan.COLLECTOR, "--port", "80", "--archive", str(archive)
-        )
+            "serve", "--host", plan.COLLECTOR, "--port", "80",
+            "--archive", str(self.collector_archive),
+        )  # fmt: skip
         self._launch("collector", argv)
         self._wait_listening("collector", plan.COLLECTOR, 80)
         self.collector_url = f"http://{COLLECTOR_NAME}/"

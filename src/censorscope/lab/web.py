@@ -108,6 +108,10 @@ async def write_response(writer: asyncio.StreamWriter, response: Response) -> No
         await writer.drain()
         return
     async for chunk in response.stream():
+        # The client may hang up mid-body (a probe stops reading a large file):
+        # writing on would only make asyncio log a warning per chunk.
+        if writer.is_closing():
+            return
         writer.write(chunk)
         await writer.drain()
 

@@ -203,6 +203,8 @@ async def call_test_helper(
 
 async def _control_step(m: _Measurement, endpoints: list[str]) -> dict[str, Any]:
     """Ask the test helpers in order; the first answer wins."""
+    # Shortcoming: probe-cli starts the next helper after 15 s while the
+    # first is still working (overlapped calls); here each waits its turn.
     started = time.monotonic()
     timeout = float(m.context.endpoint(NAME, "control_timeout", 30.0))
     body = control_request(m.url, endpoints)

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import h11
 
@@ -41,6 +41,8 @@ DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 TOO_MANY_REDIRECTS = failures.unknown("stopped after too many redirects")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters left as they are in a request target (already-encoded URLs stay).
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?"
 _NO_TOR = {"exit_ip": None, "exit_name": None, "is_tor": False}
 
 
@@ -83,7 +85,7 @@ def _latin1(raw: bytes) -> str:
 def request_headers(request: Request) -> list[tuple[str, str]]:
     """The headers actually sent: Host first, then the request's own."""
     parts = urlsplit(request.url)
-    host = parts.hostname or ""
+    host = _idna(parts.hostname or "")
     if ":" in host:
         host = f"[{host}]"
     if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
@@ -95,9 +97,11 @@ def request_headers(request: Request) -> list[tuple[str, str]]:
 
 
 def _target(url: str) -> str:
+    """The request target, with anything outside ASCII percent-encoded."""
     parts = urlsplit(url)
-    path = parts.path or "/"
-    return f"{path}?{parts.query}" if parts.query else path
+    path = quote(parts.path or "/", safe=_URL_SAFE)
+    query = quote(parts.query, safe=_URL_SAFE)
+    return f"{path}?{query}" if query else path
 
 
 def headers_map(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -232,7 +236,7 @@ async def round_trip(
         async with asyncio.timeout(timeout):
             await _send(conn, machine, request, sent)
             await _receive(conn, machine, exchange, max_body)
-    except (OSError, ssl.SSLError, h11.ProtocolError, NetxError) as error:
+    except (OSError, ssl.SSLError, h11.ProtocolError, NetxError, UnicodeError) as error:
         exchange.failure = classify(error)
         exchange.failed_operation = "http_round_trip"
     trace.marker("http_transaction_done", tid, tags)
@@ -267,6 +271,8 @@ class FetchOptions:
     connect_timeout: float = 10.0
     tls_timeout: float = 10.0
     http_timeout: float = 10.0
+    # Shortcoming: HTTP/1.1 only (no h2, no h3) and one connection per
+    # request; sites that require HTTP/2 are measured as HTTP/1.1 clients.
     alpn: tuple[str, ...] = ("http/1.1",)
 
 

@@ -34,22 +34,32 @@ WarehouseOption = Annotated[
     typer.Option(
         "--warehouse",
         "-w",
-        help="DuckDB file [default: $CENSORSCOPE_WAREHOUSE or <data dir>/warehouse.duckdb].",
+        help="DuckDB file [default: $CENSORSCOPE_WAREHOUSE or"
+        " <data dir>/warehouse.duckdb].",
     ),
 ]
 FingerprintsOption = Annotated[
     Path | None,
-    typer.Option("--fingerprints", help="Directory of fingerprint CSVs [default: <data dir>]."),
+    typer.Option(
+        "--fingerprints", help="Directory of fingerprint CSVs [default: <data dir>]."
+    ),
 ]
 TestListsOption = Annotated[
     Path | None,
-    typer.Option("--test-lists", help="Directory of Citizen Lab lists, for categories."),
+    typer.Option(
+        "--test-lists", help="Directory of Citizen Lab lists, for categories."
+    ),
 ]
 JobsOption = Annotated[
-    int, typer.Option("--jobs", "-j", min=1, help="Scoring processes [default: all cores].")
+    int,
+    typer.Option("--jobs", "-j", min=1, help="Scoring processes [default: all cores]."),
 ]
 
-fingerprints_app = typer.Typer(help="Blocking fingerprints (OONI's CSVs).", no_args_is_help=True)
+_CORES = os.cpu_count() or 1
+
+fingerprints_app = typer.Typer(
+    help="Blocking fingerprints (OONI's CSVs).", no_args_is_help=True
+)
 
 
 def _stderr() -> Console:
@@ -88,7 +98,9 @@ class _Display:
             TimeElapsedColumn(),
             console=_stderr(),
         )
-        self.task: TaskID = self.progress.add_task(description, rate=0.0, rejects=0, files=0)
+        self.task: TaskID = self.progress.add_task(
+            description, rate=0.0, rejects=0, files=0
+        )
 
     def on_progress(self, report: IngestReport) -> None:
         elapsed = self.progress.tasks[0].elapsed or 0.0
@@ -109,17 +121,20 @@ class _Display:
         )
 
 
-def ingest_command(
-    paths: Annotated[list[Path], typer.Argument(help="Measurement files or directories.")],
+def ingest_command(  # noqa: PLR0917 - Typer maps parameters to options
+    paths: Annotated[
+        list[Path], typer.Argument(help="Measurement files or directories.")
+    ],
     warehouse: WarehouseOption = None,
     fingerprints: FingerprintsOption = None,
     test_lists: TestListsOption = None,
-    jobs: JobsOption = os.cpu_count() or 1,
+    jobs: JobsOption = _CORES,
     force: Annotated[
         bool, typer.Option("--force", help="Re-ingest files already ingested.")
     ] = False,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Measurements per committed batch.")
+        int,
+        typer.Option("--batch-size", min=1, help="Measurements per committed batch."),
     ] = DEFAULT_BATCH,
 ) -> None:
     """Score measurements (our archive or OONI's public data) into the warehouse.
@@ -148,20 +163,22 @@ def ingest_command(
         raise typer.Exit(1)
 
 
-def rescore_command(
+def rescore_command(  # noqa: PLR0917 - Typer maps parameters to options
     warehouse: WarehouseOption = None,
     fingerprints: FingerprintsOption = None,
     test_lists: TestListsOption = None,
     archive: Annotated[
         Path | None,
-        typer.Option("--archive", help="Archive directory, for measurements collected live."),
+        typer.Option(
+            "--archive", help="Archive directory, for measurements collected live."
+        ),
     ] = None,
-    jobs: JobsOption = os.cpu_count() or 1,
+    jobs: JobsOption = _CORES,
     everything: Annotated[
         bool, typer.Option("--all", help="Re-score every row, not only stale ones.")
     ] = False,
 ) -> None:
-    """Re-derive verdicts made with other rules or fingerprints than the current ones."""
+    """Re-derive verdicts made with older rules or fingerprints than the current."""
     try:
         setup = _setup(fingerprints, test_lists)
         with open_warehouse(_warehouse_path(warehouse)) as store:
@@ -181,7 +198,9 @@ def rescore_command(
         f"{report.from_archive:,} from the archive"
     )
     for source, count in sorted(report.unavailable.items()):
-        console.print(f"[yellow]not re-scored[/yellow] {count:,} rows: {source} is unavailable")
+        console.print(
+            f"[yellow]not re-scored[/yellow] {count:,} rows: {source} is unavailable"
+        )
     if report.unavailable_count or report.from_files.rejects:
         raise typer.Exit(1)
 
@@ -189,13 +208,14 @@ def rescore_command(
 @fingerprints_app.command("update")
 def update_command(
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Where to store them [default: <data dir>].")
+        Path | None,
+        typer.Option("--dir", help="Where to store them [default: <data dir>]."),
     ] = None,
     base_url: Annotated[
         str, typer.Option("--base-url", help="Where the CSVs are published.")
     ] = UPSTREAM_URL,
 ) -> None:
-    """Fetch the current fingerprint CSVs from OONI's blocking-fingerprints repository."""
+    """Fetch the current fingerprint CSVs from OONI's blocking-fingerprints repo."""
     target = directory or default_fingerprints_dir()
     try:
         database = update_fingerprints(target, base_url=base_url)

@@ -23,7 +23,7 @@ import logging
 import multiprocessing
 import queue
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -82,7 +82,9 @@ class ScoringContext:
     ) -> Row:
         """Score one document and build its warehouse row."""
         verdict = score(doc, self.fingerprints, uid)
-        return build_row(doc, uid, verdict, source, origin, self.categories)
+        return build_row(
+            doc, uid, verdict, source=source, origin=origin, categories=self.categories
+        )
 
 
 # Messages from scorers to the writer ---------------------------------------
@@ -406,7 +408,7 @@ def _run_parallel(
 
 def _drain(
     results: multiprocessing.Queue,  # type: ignore[type-arg]
-    workers: list[multiprocessing.process.BaseProcess],
+    workers: Sequence[multiprocessing.process.BaseProcess],
     writer: _Writer,
 ) -> None:
     running = len(workers)

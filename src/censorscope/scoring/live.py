@@ -15,7 +15,11 @@ import threading
 from pathlib import Path
 from typing import Any, Final
 
-from censorscope.scoring.fingerprints import FingerprintDB, FingerprintError, default_fingerprints_dir
+from censorscope.scoring.fingerprints import (
+    FingerprintDB,
+    FingerprintError,
+    default_fingerprints_dir,
+)
 from censorscope.scoring.ingest import ScoringContext, ScoringSetup
 from censorscope.warehouse import LIVE_SOURCE, Warehouse, WarehouseError, open_warehouse
 from censorscope.warehouse.schema import Row
@@ -41,7 +45,9 @@ class LiveSink:
         self._context = context
         self._max_batch = max_batch
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
-        self._thread = threading.Thread(target=self._run, name="censorscope-live-sink", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="censorscope-live-sink", daemon=True
+        )
         self._closed = False
         self._thread.start()
 

@@ -79,16 +79,25 @@ def rescore(
             report.unavailable[source] = count
     run_tasks(
         tasks, warehouse, setup,
-        jobs=jobs, on_reject=on_reject, on_progress=on_progress, report=report.from_files,
+        jobs=jobs, on_reject=on_reject, on_progress=on_progress,
+        report=report.from_files,
     )  # fmt: skip
     if LIVE_SOURCE in stale:
-        _rescore_live(warehouse, context, archive_dir, rules, stale[LIVE_SOURCE], report)
+        _rescore_live(
+            warehouse,
+            context,
+            archive_dir=archive_dir,
+            rules=rules,
+            count=stale[LIVE_SOURCE],
+            report=report,
+        )
     return report
 
 
 def _rescore_live(
     warehouse: Warehouse,
     context: ScoringContext,
+    *,
     archive_dir: Path | None,
     rules: str,
     count: int,
@@ -96,14 +105,18 @@ def _rescore_live(
 ) -> None:
     if archive_dir is None:
         report.unavailable[LIVE_SOURCE] = count
-        logger.warning("%d live measurements need the archive (--archive) to re-score", count)
+        logger.warning(
+            "%d live measurements need the archive (--archive) to re-score", count
+        )
         return
     archive = Archive(archive_dir, read_only=True)
     try:
         version = context.fingerprints.version if rules else ""
         # Listed first: the rows are rewritten while we go.
         uids = list(warehouse.stale_uids(LIVE_SOURCE, rules, version))
-        for batch in _batches(_archived_rows(archive, context, uids, report), _ARCHIVE_BATCH):
+        for batch in _batches(
+            _archived_rows(archive, context, uids, report), _ARCHIVE_BATCH
+        ):
             report.from_archive += warehouse.upsert_many(batch)
     finally:
         archive.close()

@@ -85,20 +85,17 @@ def build_row(
     doc: dict[str, Any],
     uid: str,
     verdict: Verdict,
+    *,
     source: str,
     origin: str | None,
     categories: CategoryIndex | None = None,
 ) -> Row:
-    """One measurements-table row, in :data:`~censorscope.warehouse.schema.COLUMNS` order."""
+    """One measurements-table row, in ``COLUMNS`` order (see warehouse.schema)."""
     cc = doc.get("probe_cc")
     probe_cc = cc.upper() if isinstance(cc, str) and cc else "ZZ"
     measured, domain = _input_and_domain(doc.get("input"))
     category = categories.lookup(probe_cc, measured, domain) if categories else None
-    annotations = doc.get("annotations")
-    if not isinstance(annotations, dict):
-        annotations = {}
-    scores = verdict.scores
-    return (
+    identity = (
         uid,
         canonical_time(doc.get("measurement_start_time")),
         probe_cc,
@@ -109,6 +106,16 @@ def build_row(
         measured,
         domain,
         category,
+    )
+    return identity + _software(doc) + _verdict_columns(verdict) + (source, origin)
+
+
+def _software(doc: dict[str, Any]) -> Row:
+    """test_start_time .. test_helper_address."""
+    annotations = doc.get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = {}
+    return (
         canonical_time(doc.get("test_start_time")),
         _text(doc.get("test_version")),
         _text(doc.get("software_name")),
@@ -118,16 +125,20 @@ def build_row(
         _text(annotations.get("engine_version")),
         _number(doc.get("test_runtime")),
         _helper_address(doc),
+    )
+
+
+def _verdict_columns(verdict: Verdict) -> Row:
+    """anomaly .. fingerprints_version."""
+    return (
         verdict.anomaly,
         verdict.confirmed,
         verdict.failure,
         verdict.blocking,
         verdict.down,
-        _number(scores.get("blocking_general")),
-        orjson.dumps(scores).decode(),
+        _number(verdict.scores.get("blocking_general")),
+        orjson.dumps(verdict.scores).decode(),
         orjson.dumps(verdict.evidence).decode(),
         verdict.rules_version,
         verdict.fingerprints_version,
-        source,
-        origin,
     )

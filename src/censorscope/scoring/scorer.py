@@ -25,9 +25,9 @@ _MAX_AGE: Final = 365 * 24 * 3600.0  # seconds a start time may be before receip
 def _rules_version() -> str:
     """A hash of every source file that decides a verdict."""
     package = Path(__file__).parent
+    names = ("scorer.py", "verdict.py", "fingerprints.py")
     sources = sorted(
-        [package / "scorer.py", package / "verdict.py", package / "fingerprints.py"]
-        + list((package / "rules").glob("*.py"))
+        [*(package / name for name in names), *(package / "rules").glob("*.py")]
     )
     digest = hashlib.sha256()
     for source in sources:

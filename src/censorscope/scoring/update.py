@@ -14,11 +14,18 @@ from typing import Final
 
 import httpx
 
-from censorscope.scoring.fingerprints import CSV_FILES, FingerprintDB, FingerprintError, parse_csv
+from censorscope.scoring.fingerprints import (
+    CSV_FILES,
+    FingerprintDB,
+    FingerprintError,
+    parse_csv,
+)
 
 logger = logging.getLogger(__name__)
 
-UPSTREAM_URL: Final = "https://raw.githubusercontent.com/ooni/blocking-fingerprints/main/"
+UPSTREAM_URL: Final = (
+    "https://raw.githubusercontent.com/ooni/blocking-fingerprints/main/"
+)
 _REQUIRED: Final = ("name", "scope", "location_found", "pattern_type", "pattern")
 
 

@@ -75,7 +75,7 @@ class Assessment:
 
     def note(self, key: str, value: Any) -> None:
         """Record a piece of evidence, skipping empty values."""
-        if value is not None and value != [] and value != {}:
+        if value is not None and value not in ([], {}):
             self.evidence[key] = value
 
 

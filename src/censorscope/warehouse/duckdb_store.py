@@ -151,7 +151,8 @@ class DuckDBWarehouse:
             self._con.begin()
             self._con.execute(create_table_sql("measurements_sorted"))
             self._con.execute(
-                f"INSERT INTO measurements_sorted SELECT * FROM measurements ORDER BY {order}"
+                "INSERT INTO measurements_sorted"
+                f" SELECT * FROM measurements ORDER BY {order}"
             )
             self._con.execute("DROP TABLE measurements")
             self._con.execute("ALTER TABLE measurements_sorted RENAME TO measurements")
@@ -262,7 +263,8 @@ class DuckDBWarehouse:
 # The same partition of counts as OONI's aggregation API.
 _COUNTS: Final = (
     "count(*) AS measurement_count, "
-    "count(*) FILTER (WHERE anomaly AND NOT confirmed AND NOT failure) AS anomaly_count, "
+    "count(*) FILTER (WHERE anomaly AND NOT confirmed AND NOT failure)"
+    " AS anomaly_count, "
     "count(*) FILTER (WHERE confirmed AND NOT failure) AS confirmed_count, "
     "count(*) FILTER (WHERE failure) AS failure_count, "
     "count(*) FILTER (WHERE NOT anomaly AND NOT failure) AS ok_count"

@@ -83,10 +83,7 @@ def insert_sql(table: str = "measurements") -> str:
     )
     selected = ", ".join(_cast(column) for column in COLUMNS)
     names = ", ".join(COLUMN_NAMES)
-    return (
-        f"INSERT INTO {table} ({names})\n"
-        f"SELECT {selected}\nFROM (SELECT {unnested})"
-    )
+    return f"INSERT INTO {table} ({names})\nSELECT {selected}\nFROM (SELECT {unnested})"
 
 
 def _list_type(column: Column) -> str:

@@ -42,9 +42,9 @@ def test_keys(doc: Mapping[str, Any]) -> dict[str, Any]:
 def has_unknown_failure(keys: Mapping[str, Any]) -> bool:
     """Fastpath's check: any ``*_failure`` key holding ``unknown_failure ...``."""
     for name, value in keys.items():
-        if name.endswith("_failure") and isinstance(value, str):
-            if value.startswith(f.UNKNOWN_FAILURE):
-                return True
+        is_failure = name.endswith("_failure") and isinstance(value, str)
+        if is_failure and value.startswith(f.UNKNOWN_FAILURE):
+            return True
     return False
 
 
@@ -108,7 +108,7 @@ def parse_version(text: str) -> tuple[int, ...]:
     Raises ValueError when the text does not start with a dotted number.
     """
     release, _, suffix = text.strip().partition("-")
-    release, plus, _local = release.partition("+")
+    release = release.partition("+")[0]
     parts = tuple(int(part) for part in release.split("."))
     while len(parts) < 3:
         parts = (*parts, 0)

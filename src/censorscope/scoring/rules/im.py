@@ -42,7 +42,8 @@ _FACEBOOK_CONSISTENCY: Final = tuple(
     f"facebook_{endpoint}_{check}"
     for endpoint in ("b_api", "b_graph", "edge", "external_cdn", "scontent_cdn", "star")
     for check in ("dns_consistent", "reachable")
-) + ("facebook_stun_dns_consistent",)
+)
+_FACEBOOK_KEYS: Final = (*_FACEBOOK_CONSISTENCY, "facebook_stun_dns_consistent")
 _FACEBOOK_ANOMALY: Final = ("facebook_tcp_blocking", "facebook_dns_blocking")
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 
@@ -181,7 +182,7 @@ def score_facebook_messenger(doc: dict[str, Any], db: FingerprintDB) -> Assessme
         return assessment
     score = 0.0
     offending: list[str] = []
-    for name in _FACEBOOK_CONSISTENCY:
+    for name in _FACEBOOK_KEYS:
         if keys.get(name) is False:
             score += 0.5
             assessment.scores[name] = False

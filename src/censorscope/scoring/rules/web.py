@@ -38,7 +38,7 @@ def _load_analyzer() -> Analyzer | None:
     except ImportError:
         logger.debug("web connectivity analysis not available: no re-derivation")
         return None
-    return analyze  # type: ignore[no-any-return]
+    return analyze
 
 
 ANALYZE: Final = _load_analyzer()
