@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the lab and its tests need (installed only when missing, as root).
-DEBIAN_PACKAGES := iproute2 nftables iptables procps
+DEBIAN_PACKAGES := iproute2 nftables iptables conntrack procps
 
 .PHONY: demo test bench lint format system-deps venv clean
 
