@@ -17,10 +17,7 @@ pytestmark = [
 
 # Cases where the probe, not the lab, is known to be wrong (reported to the
 # probe's authors); remove an entry when the probe is fixed.
-KNOWN_PROBE_BUGS = {
-    "broken-redirect-http": "classic rule 8 gives null for unmapped failures; "
-    "the probe goes on to the HTTP diff",
-}
+KNOWN_PROBE_BUGS: dict[str, str] = {}
 
 
 def _param(case: QaCase) -> object:

@@ -194,8 +194,8 @@ CASES: tuple[QaCase, ...] = (
     _case("too-many-redirects", "http://httpbin.com/redirect/15", [], None, None,
           "ooni #38", "classic maps no verdict to this failure; LTE: false/false"),
     _case("broken-redirect-http", "http://httpbin.com/broken-redirect-http", [],
-          None, None, "ooni #27",
-          "classic maps no verdict to this failure; LTE: http-failure"),
+          "http-failure", False, "ooni #27",
+          "classic v0.4.3 maps no verdict to this failure; we follow LTE"),
     # The test helper itself is blocked.
     _case("control-failure-http", "http://www.example.org/",
           [_act(A.TLS_RESET, TEST_HELPER_NAME)], None, None, "ooni #7"),

@@ -92,6 +92,9 @@ _HTTP_FAILURE_REASONS: Final[dict[str, tuple[str, int]]] = {
     failures.SSL_INVALID_HOSTNAME: ("http-failure", ANOMALY_TLS_HANDSHAKE),
     failures.SSL_INVALID_CERTIFICATE: ("http-failure", ANOMALY_TLS_HANDSHAKE),
     failures.SSL_UNKNOWN_AUTHORITY: ("http-failure", ANOMALY_TLS_HANDSHAKE),
+    # Not in classic v0.4.3's map; LTE (and OONI's QA case 27) call a redirect
+    # whose Location has no usable host, sent to the probe only, http-failure.
+    failures.HTTP_INVALID_REDIRECT_LOCATION_HOST: ("http-failure", ANOMALY_UNKNOWN),
 }
 
 
@@ -418,7 +421,9 @@ def _decide(keys: Mapping[str, Any]) -> dict[str, Any]:
         return _verdict(None, None, ANOMALY_CONTROL_FAILURE)
     if request is None:
         return _verdict(None, None, BUG_NO_REQUESTS)
-    failure = request.get("failure")
+    # A failure while following a redirect (no usable Location, too many hops)
+    # belongs to no round trip: requests[0] succeeded, the experiment did not.
+    failure = request.get("failure") or keys.get("http_experiment_failure")
     if isinstance(failure, str):
         return _decide_http_failure(keys, failure)
     return _decide_http_diff(keys)

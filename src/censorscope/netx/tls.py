@@ -9,6 +9,7 @@ and a reset or EOF during the handshake is classified exactly
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,21 @@ def client_context(
     alpn: Sequence[str] = ("http/1.1",),
     verify: bool = True,
 ) -> ssl.SSLContext:
-    """A client context: the system roots or ``ca_bundle``, plus ``extra_ca_pem``."""
+    """A client context: the system roots or ``ca_bundle``, plus ``extra_ca_pem``.
+
+    Contexts are cached per configuration: loading the root store costs tens
+    of milliseconds of CPU that would otherwise block the event loop on every
+    measurement.  A context is never modified after it is built, so sharing
+    it between connections is safe.  The cache is keyed by the CA file's path:
+    a bundle rewritten in place during one process is not reloaded.
+    """
+    return _cached_context(ca_bundle, extra_ca_pem, tuple(alpn), verify)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_context(
+    ca_bundle: str | None, extra_ca_pem: str | None, alpn: tuple[str, ...], verify: bool
+) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=ca_bundle)
     if extra_ca_pem:
         context.load_verify_locations(cadata=extra_ca_pem)

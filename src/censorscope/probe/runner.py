@@ -25,6 +25,7 @@ import orjson
 from censorscope.measurement.ids import new_report_id
 from censorscope.measurement.model import format_time
 from censorscope.nettests.base import NetTest, Summary, TestContext, TestResult
+from censorscope.nettests.common import InputError as NetTestInputError
 from censorscope.probe.assembly import Assembler, Clock
 from censorscope.probe.inputs import Job
 from censorscope.probe.results import RunDirectory
@@ -174,6 +175,12 @@ class ProbeRunner:
         try:
             result = await job.test.run(self._context, job.input)
             summary = job.test.summarize(result.test_keys)
+        except NetTestInputError as error:
+            # The test refused this input (not a URL, wrong scheme): no
+            # measurement exists for it, and the user is told which and why.
+            logger.warning("%s cannot measure %r: %s", job.test.name, job.input, error)
+            self.tally.errors.append(f"{job.test.name} {job.input}: {error}")
+            return Outcome(job, None, error=str(error))
         except Exception as error:
             # A crashing test must not end a run of a thousand URLs; it is
             # logged with its traceback and counted as failed in the summary.
