@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +24,15 @@ import orjson
 from censorscope.scoring.fingerprints import FingerprintDB
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("CENSORSCOPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("CENSORSCOPE_SHARED_DATA", REPO.parent / "shared" / "data")
+)
 SAMPLE = "20250527233111.802678_ID_webconnectivity_5a37ec909dbf14e3.json"
 
 
 def trie_regex(words: list[str]) -> re.Pattern[str]:
     """One regex whose alternatives share prefixes (a character trie)."""
+    sys.setrecursionlimit(10_000)  # one level per character of the longest pattern
     trie: dict[str, Any] = {}
     for word in words:
         node = trie
@@ -37,7 +41,9 @@ def trie_regex(words: list[str]) -> re.Pattern[str]:
         node[""] = True
 
     def build(node: dict[str, Any]) -> str:
-        branches = [re.escape(char) + build(node[char]) for char in sorted(node) if char]
+        branches = [
+            re.escape(char) + build(node[char]) for char in sorted(node) if char
+        ]
         if not branches:
             return ""
         group = "(?:" + "|".join(branches) + ")"
@@ -46,7 +52,9 @@ def trie_regex(words: list[str]) -> re.Pattern[str]:
     return re.compile(build(trie))
 
 
-def per_call(function: Callable[[str], object], body: str, budget: float = 1.0) -> float:
+def per_call(
+    function: Callable[[str], object], body: str, budget: float = 1.0
+) -> float:
     """Microseconds per call, repeating for about ``budget`` seconds."""
     calls, started = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - started) < budget:

@@ -13,7 +13,7 @@ import pytest
 
 from censorscope.scoring.ingest import ScoringSetup, ingest
 from censorscope.warehouse import open_warehouse
-from tests.scoring.conftest import write_replay
+from tests.scoring.replay import write_replay
 
 CLI = [sys.executable, "-c", "from censorscope.cli import main; main()"]
 

@@ -15,6 +15,7 @@ import pytest
 from censorscope.measurement.readers import read_file
 from censorscope.scoring import score
 from censorscope.scoring.fingerprints import FingerprintDB
+from censorscope.scoring.rules import web
 
 
 class Expected(NamedTuple):
@@ -166,3 +167,28 @@ def test_whatsapp_sample_reports_fastpath_analysis(
         "whatsapp_web_accessible": True,
         "whatsapp_endpoints_accessible": True,
     }
+
+
+@pytest.mark.skipif(
+    web.ANALYZE is None, reason="web connectivity analysis not installed"
+)
+@pytest.mark.parametrize(
+    ("name", "agrees"),
+    [
+        ("bug_352.json", True),
+        ("web_connectivity_ir_fp.json", True),
+        # ooniprobe 2.2 called an unknown failure "http-failure"; the classic
+        # algorithm cannot decide on it.
+        ("bug_351.json", False),
+        # measurement-kit said "accessible" after a TLS verification failure.
+        ("web_connectivity_no_body.json", False),
+    ],
+)
+def test_the_probe_verdict_is_checked_against_a_rederivation(
+    name: str, agrees: bool, shared_data: Path, fingerprints: FingerprintDB
+) -> None:
+    [measurement] = read_file(shared_data / "ooni-samples" / name)
+    verdict = score(measurement.doc, fingerprints, measurement.uid)
+    assert verdict.evidence["probe_agrees"] is agrees
+    disputed = "web_connectivity.probe_verdict_disputed" in verdict.evidence["rules"]
+    assert disputed is not agrees
