@@ -37,6 +37,8 @@ class TestContext:
     that compare networks (web_connectivity, facebook_messenger) use it.
     """
 
+    __test__ = False  # not a pytest test class, despite the name
+
     test_helpers: tuple[str, ...] = ("https://0.th.ooni.org/",)
     ca_bundle: str | None = None
     endpoints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -54,6 +56,8 @@ class TestContext:
 @dataclass
 class TestResult:
     """What one run of a test produced."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     test_keys: dict[str, Any]
     test_helpers: dict[str, Any] = field(default_factory=dict)
