@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "censorscope.collector.commands",
     "censorscope.archive.commands",
     "censorscope.scoring.commands",
+    "censorscope.warehouse.commands",
     "censorscope.probe.commands",
     "censorscope.helper.commands",
     "censorscope.lab.commands",

@@ -66,7 +66,7 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def _warehouse_path(option: Path | None) -> Path:
+def resolve_warehouse_path(option: Path | None) -> Path:
     if option is not None:
         return option
     override = os.environ.get("CENSORSCOPE_WAREHOUSE")
@@ -144,7 +144,7 @@ def ingest_command(  # noqa: PLR0917 - Typer maps parameters to options
     """
     try:
         setup = _setup(fingerprints, test_lists)
-        with open_warehouse(_warehouse_path(warehouse)) as store:
+        with open_warehouse(resolve_warehouse_path(warehouse)) as store:
             display = _Display("ingesting")
             with display.progress:
                 report = ingest(
@@ -181,7 +181,7 @@ def rescore_command(  # noqa: PLR0917 - Typer maps parameters to options
     """Re-derive verdicts made with older rules or fingerprints than the current."""
     try:
         setup = _setup(fingerprints, test_lists)
-        with open_warehouse(_warehouse_path(warehouse)) as store:
+        with open_warehouse(resolve_warehouse_path(warehouse)) as store:
             display = _Display("re-scoring")
             with display.progress:
                 report = rescore(
