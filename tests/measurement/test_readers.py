@@ -237,3 +237,17 @@ def test_a_missing_file_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
 
     assert docs == []
     assert "cannot open" in rejections[0].reason
+
+
+def test_a_directory_walk_skips_indexes_and_databases_kept_beside_data(
+    tmp_path: Path,
+) -> None:
+    doc = _single_docs(JSON_SAMPLES[0])[0]
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.jsonl.gz").write_bytes(gzip.compress(_jsonl([doc])))
+    (tmp_path / "index.sqlite3").write_bytes(b"SQLite format 3\x00\xff\xfe")
+    (tmp_path / "index.sqlite3-wal").write_bytes(b"\x00\x01")
+    (tmp_path / "index.json.gz").write_bytes(gzip.compress(b'{"files": []}'))
+    (tmp_path / ".hidden").write_bytes(b"junk")
+
+    assert _read(tmp_path) == ([doc], [])

@@ -117,7 +117,7 @@ def read_measurements(
 ) -> Iterator[Measurement]:
     """Yield every measurement in ``paths`` (files or directories, recursively)."""
     context = _Context(strict, on_reject, stats if stats is not None else ReadStats())
-    for path in _expand(paths):
+    for path in measurement_files(paths):
         context.stats.files += 1
         yield from _read_file(path, context)
 
@@ -127,11 +127,29 @@ def read_file(path: str | Path, *, strict: bool = False) -> list[Measurement]:
     return list(read_measurements([path], strict=strict))
 
 
-def _expand(paths: Iterable[str | Path]) -> Iterator[Path]:
+# Files a directory walk skips: indexes and databases kept beside measurements
+# (our archive's SQLite index, OONI's per-day ``index.json.gz``) and hidden
+# files.  A file named explicitly is always read.
+_NOT_MEASUREMENTS: Final = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".lock")
+_INDEX_NAMES: Final = frozenset({"index.json.gz", "index.json"})
+
+
+def _is_measurement_file(path: Path) -> bool:
+    name = path.name
+    return not (
+        name.startswith(".") or name.endswith(_NOT_MEASUREMENTS) or name in _INDEX_NAMES
+    )
+
+
+def measurement_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named, and the measurement files under directories named (sorted)."""
     for entry in paths:
         path = Path(entry)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
+            found = (
+                p for p in path.rglob("*") if p.is_file() and _is_measurement_file(p)
+            )
+            yield from sorted(found)
         else:
             yield path
 

@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from censorscope.measurement.readers import Rejection, read_measurements
+from censorscope.measurement.readers import (
+    Rejection,
+    measurement_files,
+    read_measurements,
+)
 from censorscope.scoring.categories import CategoryIndex
 from censorscope.scoring.fingerprints import FingerprintDB
 from censorscope.scoring.rows import build_row
@@ -267,14 +271,7 @@ class _Writer:
 
 def expand_paths(paths: Iterable[str | Path]) -> list[str]:
     """Files named, and files under directories named (sorted), as absolute paths."""
-    found: list[str] = []
-    for entry in paths:
-        path = Path(entry).absolute()
-        if path.is_dir():
-            found.extend(str(p) for p in sorted(path.rglob("*")) if p.is_file())
-        else:
-            found.append(str(path))
-    return found
+    return [str(path.absolute()) for path in measurement_files(paths)]
 
 
 def plan(
