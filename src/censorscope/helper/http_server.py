@@ -53,33 +53,28 @@ class _BodyTooLargeError(Exception):
     """The request body exceeded the server's limit."""
 
 
-class HTTPServer:
-    """Serves ``handler`` over HTTP/1.1 (optionally TLS) on one address."""
+class Listener:
+    """An asyncio listener that can tell its port and close its connections.
 
-    def __init__(
-        self,
-        handler: Handler,
-        *,
-        max_request_body: int = 16 << 20,
-        max_in_flight: int | None = None,
-        idle_timeout: float = 30.0,
-        server_header: str = "censorscope",
-    ) -> None:
-        self.handler = handler
-        self.max_request_body = max_request_body
-        self.max_in_flight = max_in_flight
-        self.idle_timeout = idle_timeout
-        self.server_header = server_header
-        self.in_flight = 0
+    Subclasses call :meth:`_listen` with their per-connection coroutine and
+    register each connection's writer in ``_writers`` while it is open.
+    """
+
+    def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
-    async def start(
-        self, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    async def _listen(
+        self,
+        on_connection: Callable[
+            [asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
+        ],
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """Listen on ``host:port`` (0 picks a free port, see :attr:`port`)."""
         self._server = await asyncio.start_server(
-            self._serve, host, port, ssl=ssl_context
+            on_connection, host, port, ssl=ssl_context
         )
 
     @property
@@ -104,6 +99,33 @@ class HTTPServer:
         if self._server is None:
             raise RuntimeError("server not started")
         await self._server.serve_forever()
+
+
+class HTTPServer(Listener):
+    """Serves ``handler`` over HTTP/1.1 (optionally TLS) on one address."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        max_request_body: int = 16 << 20,
+        max_in_flight: int | None = None,
+        idle_timeout: float = 30.0,
+        server_header: str = "censorscope",
+    ) -> None:
+        self.handler = handler
+        self.max_request_body = max_request_body
+        self.max_in_flight = max_in_flight
+        self.idle_timeout = idle_timeout
+        self.server_header = server_header
+        self.in_flight = 0
+        super().__init__()
+
+    async def start(
+        self, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """Listen on ``host:port`` (0 picks a free port, see :attr:`port`)."""
+        await self._listen(self._serve, host, port, ssl_context)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

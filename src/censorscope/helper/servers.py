@@ -29,7 +29,12 @@ from censorscope.helper.control import (
     measure,
     parse_request,
 )
-from censorscope.helper.http_server import HTTPServer, IncomingRequest, OutgoingResponse
+from censorscope.helper.http_server import (
+    HTTPServer,
+    IncomingRequest,
+    Listener,
+    OutgoingResponse,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,35 +85,15 @@ async def start_control_server(
     return server
 
 
-class _StreamServer:
+class _StreamServer(Listener):
     """A listener with a per-connection coroutine and an idle timeout."""
 
     def __init__(self, idle_timeout: float = 10.0) -> None:
+        super().__init__()
         self.idle_timeout = idle_timeout
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._accept, host, port)
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for writer in list(self._writers):
-            writer.close()
-        await asyncio.sleep(0)
-
-    async def serve_forever(self) -> None:
-        if self._server is None:
-            raise RuntimeError("server not started")
-        await self._server.serve_forever()
+        await self._listen(self._accept, host, port)
 
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -32,6 +32,7 @@ import dns.rdatatype
 from censorscope.measurement import failures
 from censorscope.netx.errors import NetxError, classify
 from censorscope.netx.tcp import (
+    TCPConn,
     is_ip_address,
     join_host_port,
     split_host_port,
@@ -405,6 +406,19 @@ async def _read_exactly(conn: Any, size: int) -> bytes:
     return data
 
 
+async def _connect(
+    trace: Trace, address: str, timeout: float, transaction_id: int, tags: list[str]
+) -> TCPConn:
+    """A recorded TCP connect for a stream resolver; a failure raises NetxError."""
+    ip, port = split_host_port(address)
+    connected = await tcp_connect(
+        trace, ip, port, timeout=timeout, transaction_id=transaction_id, tags=tags
+    )
+    if connected.conn is None:
+        raise NetxError(connected.failure or failures.GENERIC_TIMEOUT_ERROR)
+    return connected.conn
+
+
 class TCPResolver(WireResolver):
     """DNS over TCP to ``ip:port`` (engine ``tcp``), one connection per query."""
 
@@ -418,20 +432,13 @@ class TCPResolver(WireResolver):
     async def exchange(
         self, trace: Trace, wire: bytes, transaction_id: int, tags: list[str]
     ) -> bytes:
-        connected = await tcp_connect(
-            trace,
-            self.ip,
-            self.port,
-            timeout=self.connect_timeout,
-            transaction_id=transaction_id,
-            tags=tags,
+        conn = await _connect(
+            trace, self.address, self.connect_timeout, transaction_id, tags
         )
-        if connected.conn is None:
-            raise NetxError(connected.failure or failures.GENERIC_TIMEOUT_ERROR)
         try:
-            return await _stream_exchange(connected.conn, wire)
+            return await _stream_exchange(conn, wire)
         finally:
-            connected.conn.close()
+            conn.close()
 
 
 class TLSResolver(WireResolver):
@@ -455,18 +462,9 @@ class TLSResolver(WireResolver):
     async def exchange(
         self, trace: Trace, wire: bytes, transaction_id: int, tags: list[str]
     ) -> bytes:
-        connected = await tcp_connect(
-            trace,
-            self.ip,
-            self.port,
-            timeout=self.timeout,
-            transaction_id=transaction_id,
-            tags=tags,
-        )
-        if connected.conn is None:
-            raise NetxError(connected.failure or failures.GENERIC_TIMEOUT_ERROR)
+        conn = await _connect(trace, self.address, self.timeout, transaction_id, tags)
         shaken = await tls_handshake(
-            connected.conn, self.server_name, self.context, timeout=self.timeout
+            conn, self.server_name, self.context, timeout=self.timeout
         )
         if shaken.conn is None:
             raise NetxError(shaken.failure or failures.SSL_FAILED_HANDSHAKE)
