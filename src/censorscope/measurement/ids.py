@@ -5,6 +5,8 @@
 * report id (2016-2020 collectors): ``<YYYYmmddTHHMMSSZ>_AS<asn>_<50 chars>``
 * measurement uid (current):
   ``<YYYYmmddHHMMSS.ffffff>_<CC>_<testname>_<16 hex of sha512(body)>``
+  (``body`` is whatever bytes the caller hashes: OONI hashes the POST body,
+  our collector the measurement's canonical content)
 * measurement uid (legacy "trivial id" for data read from old cans):
   ``01`` + ``YYYYMMDD`` + 30 hex of ``shake_128(raw line)``
 """
