@@ -1,4 +1,9 @@
-"""The QA suite through the real probe: every case gets its expected verdict."""
+"""The QA suite through the real probe: every case gets both expected verdicts.
+
+The probe's verdict is the classic v0.4 one (OONI compatibility); the scored
+verdict, computed by the platform's scoring with OONI's fingerprints from
+the shared reference data, is the truth.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import pytest
 
 from censorscope.lab.qa import CASES, QaCase, QaOutcome, run_qa
 from censorscope.lab.topology import Lab
+from censorscope.scoring import FingerprintDB
 from tests.lab.conftest import lab_skip_reason
 
 pytestmark = [
@@ -18,6 +24,8 @@ pytestmark = [
 # Cases where the probe, not the lab, is known to be wrong (reported to the
 # probe's authors); remove an entry when the probe is fixed.
 KNOWN_PROBE_BUGS: dict[str, str] = {}
+NOT_CENSORSHIP = {"website-", "localhost-", "bad-cert-", "captcha-", "large-file-",
+                  "idna-", "success-", "too-many-redirects"}  # fmt: skip
 
 
 def _param(case: QaCase) -> object:
@@ -29,11 +37,15 @@ def _param(case: QaCase) -> object:
 
 @pytest.fixture(scope="module")
 def outcomes(
-    lab: Lab, tmp_path_factory: pytest.TempPathFactory
+    lab: Lab, tmp_path_factory: pytest.TempPathFactory, shared_data: Path
 ) -> dict[str, QaOutcome]:
-    """All cases, run once over the shared lab's parallel lanes."""
+    """All cases, run once over the shared lab's parallel lanes, then scored."""
     workdir: Path = tmp_path_factory.mktemp("qa")
-    return {outcome.case.name: outcome for outcome in run_qa(lab, CASES, workdir)}
+    fingerprints = FingerprintDB.load(shared_data / "fingerprints")
+    return {
+        outcome.case.name: outcome
+        for outcome in run_qa(lab, CASES, workdir, fingerprints)
+    }
 
 
 def test_the_suite_has_at_least_forty_cases() -> None:
@@ -41,11 +53,27 @@ def test_the_suite_has_at_least_forty_cases() -> None:
     assert len({case.name for case in CASES}) == len(CASES)
 
 
+def test_conditions_that_are_not_censorship_are_never_expected_as_anomalies() -> None:
+    benign = [c for c in CASES if any(c.name.startswith(p) for p in NOT_CENSORSHIP)]
+    assert len(benign) >= 15
+    assert not any(case.truth.anomaly for case in benign)
+    assert all(case.truth.down for case in benign if "down" in case.name)
+
+
 @pytest.mark.parametrize("case", [_param(case) for case in CASES])
-def test_case_gets_its_expected_verdict(
+def test_case_gets_its_expected_probe_verdict(
     outcomes: dict[str, QaOutcome], case: QaCase
 ) -> None:
     outcome = outcomes[case.name]
     assert outcome.error is None, outcome.error
     expected = (case.blocking, case.accessible)
     assert (outcome.blocking, outcome.accessible) == expected, outcome.test_keys
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in CASES])
+def test_case_gets_its_expected_scored_verdict(
+    outcomes: dict[str, QaOutcome], case: QaCase
+) -> None:
+    outcome = outcomes[case.name]
+    assert outcome.error is None, outcome.error
+    assert outcome.scored == case.truth, (outcome.rules, outcome.test_keys)

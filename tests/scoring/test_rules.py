@@ -190,3 +190,302 @@ def test_without_fingerprints_nothing_is_confirmed() -> None:
     )
     assert (verdict.anomaly, verdict.confirmed) == (True, False)
     assert verdict.fingerprints_version == "none"
+
+
+# --- web_connectivity: what the control says (docs/scoring.md) ---------------
+
+_DEFAULT_SITE = "93.184.216.34"
+_SITE_443 = f"{_DEFAULT_SITE}:443"
+_CERT_FAILURE = {"failure": "ssl_invalid_certificate", "status": False}
+
+
+def web(
+    blocking: Any,
+    accessible: Any,
+    *,
+    answers: tuple[str, ...] = (_DEFAULT_SITE,),
+    control_addrs: tuple[str, ...] = (_DEFAULT_SITE,),
+    connects: dict[str, str | None] | None = None,
+    control_connects: dict[str, str | None] | None = None,
+    **keys: Any,
+) -> dict[str, Any]:
+    """A web_connectivity measurement of http://www.example.com/.
+
+    ``connects`` and ``control_connects`` map "ip:port" to a failure (None
+    for success).
+    """
+    ok: dict[str, Any] = {"failure": None, "body_length": 1000, "status_code": 200}
+    control: dict[str, Any] = {
+        "dns": {"failure": None, "addrs": list(control_addrs)},
+        "tcp_connect": {
+            endpoint: {"status": failure is None, "failure": failure}
+            for endpoint, failure in (control_connects or {}).items()
+        },
+        "http_request": keys.pop("control_http", ok),
+    }
+    control.update(keys.pop("control_extra", {}))
+    test_keys: dict[str, Any] = {
+        "queries": [{"answers": [{"ipv4": a} for a in answers]}],
+        "dns_experiment_failure": None,
+        "dns_consistency": "consistent",
+        "tcp_connect": [
+            {
+                "ip": endpoint.rpartition(":")[0],
+                "port": int(endpoint.rpartition(":")[2]),
+                "status": {"success": failure is None, "failure": failure},
+            }
+            for endpoint, failure in (connects or {}).items()
+        ],
+        "http_experiment_failure": None,
+        "control_failure": None,
+        "control": control,
+        "blocking": blocking,
+        "accessible": accessible,
+    }
+    test_keys.update(keys)
+    return measurement("web_connectivity", test_keys, input="http://www.example.com/")
+
+
+_FAILED_FETCH = {"failure": "connection_refused_error", "status_code": -1}
+_REFUSED = "connection_refused"
+
+
+@pytest.mark.parametrize(
+    ("doc", "rule"),
+    [
+        pytest.param(
+            web(
+                "tcp_ip",
+                False,
+                connects={f"{_DEFAULT_SITE}:444": _REFUSED},
+                control_connects={f"{_DEFAULT_SITE}:444": "connection_refused_error"},
+                http_experiment_failure=_REFUSED,
+                control_http=_FAILED_FETCH,
+            ),
+            "web_connectivity.down_connect",
+            id="refused-everywhere",
+        ),
+        pytest.param(
+            web(
+                "tcp_ip",
+                False,
+                answers=("127.0.0.1",),
+                control_addrs=("127.0.0.1",),
+                connects={"127.0.0.1:80": _REFUSED},
+                http_experiment_failure=_REFUSED,
+                control_http=_FAILED_FETCH,
+            ),
+            "web_connectivity.down_bogon_dns",
+            id="localhost-everywhere",
+        ),
+        pytest.param(
+            web(
+                "dns",
+                False,
+                answers=(),
+                control_addrs=(),
+                dns_experiment_failure="dns_nxdomain_error",
+                dns_consistency="inconsistent",
+                control_http={"failure": "dns_lookup_error", "status_code": -1},
+            ),
+            "web_connectivity.down_no_address",
+            id="cname-without-address",
+        ),
+        pytest.param(
+            web(
+                None,
+                None,
+                connects={f"{_DEFAULT_SITE}:443": None},
+                http_experiment_failure="ssl_invalid_certificate",
+                control_http={"failure": "unknown_error", "status_code": -1},
+                control_extra={"tls_handshake": {_SITE_443: _CERT_FAILURE}},
+            ),
+            "web_connectivity.down_tls",
+            id="bad-certificate",
+        ),
+        pytest.param(
+            web(
+                False,
+                True,
+                requests=[{"response": {"code": 500, "body": "oops"}}],
+                control_http={"failure": None, "status_code": 502, "body_length": 9},
+            ),
+            "web_connectivity.down_server_error",
+            id="server-error-everywhere",
+        ),
+    ],
+)
+def test_a_failure_the_control_saw_too_is_a_site_down_not_an_anomaly(
+    doc: dict[str, Any], rule: str, fingerprints: FingerprintDB
+) -> None:
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.blocking, verdict.down) == (False, None, True)
+    assert rule in verdict.evidence["rules"]
+    assert verdict.status == "down"  # the explained null verdict is no failure
+
+
+def test_a_connect_failure_at_an_address_the_control_does_not_know_stays_dns(
+    fingerprints: FingerprintDB,
+) -> None:
+    # Ghost DNS: the name exists nowhere, the probe got an address anyway.
+    doc = web(
+        "dns",
+        False,
+        answers=("10.201.0.1",),
+        control_addrs=(),
+        connects={"10.201.0.1:443": _REFUSED},
+        control_connects={"10.201.0.1:443": "connection_refused_error"},
+        dns_consistency="inconsistent",
+        http_experiment_failure=_REFUSED,
+        control_http={"failure": "dns_lookup_error", "status_code": -1},
+    )
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.blocking, verdict.down) == (True, "dns", False)
+
+
+def test_a_connect_blocked_for_the_probe_only_is_tcp_ip_blocking(
+    fingerprints: FingerprintDB,
+) -> None:
+    doc = web(
+        "tcp_ip",
+        False,
+        connects={f"{_DEFAULT_SITE}:80": "generic_timeout_error"},
+        control_connects={f"{_DEFAULT_SITE}:80": None},
+        http_experiment_failure="generic_timeout_error",
+    )
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.blocking, verdict.down) == (True, "tcp_ip", False)
+
+
+def test_an_address_dead_for_both_is_blocking_when_the_control_got_the_site(
+    fingerprints: FingerprintDB,
+) -> None:
+    # Same AS ("consistent"), but the probe's address refuses and the
+    # control's own address served the page: the site is up.
+    doc = web(
+        "tcp_ip",
+        False,
+        answers=("93.184.216.99",),
+        connects={"93.184.216.99:80": _REFUSED},
+        control_connects={"93.184.216.99:80": "connection_refused_error"},
+        http_experiment_failure=_REFUSED,
+    )
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.blocking, verdict.down) == (True, "tcp_ip", False)
+
+
+_CHALLENGE = (
+    "<title>Just a moment...</title><h1>Checking your browser before accessing"
+    " www.example.com.</h1> Ray ID: 8a1b2c3d4e5f6789"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "anomaly"),
+    [
+        (_CHALLENGE, False),
+        # A blockpage fingerprint beside the fp one: not explained away.
+        (_CHALLENGE + " Access Denied", True),
+    ],
+)
+def test_a_page_matching_only_false_positive_fingerprints_is_not_blocking(
+    body: str, anomaly: bool, fingerprints: FingerprintDB
+) -> None:
+    doc = web(
+        "http-diff",
+        False,
+        requests=[{"response": {"code": 503, "body": body}}],
+        status_code_match=False,
+    )
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.down) == (anomaly, False)
+    assert "cp.fp_x_cloudflare_check" in verdict.evidence["fingerprints"]
+    explained = "web_connectivity.known_false_positive" in verdict.evidence["rules"]
+    assert explained is not anomaly
+    assert verdict.scores["blocking_general"] == 1.0  # fastpath's score is kept
+
+
+def test_no_address_for_the_probe_only_is_dns_blocking_the_probe_left_undecided(
+    fingerprints: FingerprintDB,
+) -> None:
+    doc = web(
+        None,
+        None,
+        answers=(),
+        dns_experiment_failure="dns_no_answer",
+        dns_consistency="inconsistent",
+    )
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.blocking, verdict.failure) == (True, "dns", False)
+    assert "web_connectivity.dns_failed_for_probe_only" in verdict.evidence["rules"]
+
+
+def test_the_control_unreachable_leaves_an_undecided_verdict_a_failure(
+    fingerprints: FingerprintDB,
+) -> None:
+    doc = web(None, None, answers=(), dns_experiment_failure="dns_no_answer")
+    doc["test_keys"]["control_failure"] = "connection_reset"
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.failure, verdict.down) == (False, True, False)
+
+
+def test_a_dns_fingerprint_the_control_resolved_too_confirms_nothing() -> None:
+    # A made-up national fingerprint on 127.0.0.1: the real ones on loopback
+    # (cl.dns_br_localhost, cl.dns_br_allzero) never confirm by themselves.
+    header = "name,scope,other_names,location_found,pattern_type,pattern,"
+    header += "confidence_no_fp,expected_countries\n"
+    database = FingerprintDB.from_csv_bytes(
+        {
+            "fingerprints_dns.csv": (
+                header + "t.loop,nat,,dns,full,127.0.0.1,5,BR\n"
+            ).encode(),
+            "fingerprints_http.csv": header.encode(),
+        }
+    )
+    doc = web(
+        "tcp_ip",
+        False,
+        answers=("127.0.0.1",),
+        control_addrs=("127.0.0.1",),
+        connects={"127.0.0.1:80": _REFUSED},
+        http_experiment_failure=_REFUSED,
+        control_http=_FAILED_FETCH,
+    )
+    doc["probe_cc"] = "BR"
+    verdict = score(doc, database)
+    assert (verdict.confirmed, verdict.anomaly, verdict.down) == (False, False, True)
+    assert verdict.evidence["seen_by_control"] == ["t.loop"]
+    assert "web_connectivity.fingerprint_seen_by_control" in verdict.evidence["rules"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "events", "mechanism"),
+    [
+        ("connection_refused", [], "tcp_ip"),
+        (
+            "connection_reset",
+            ["connect", "tls_handshake_start", "tls_handshake_done"],
+            "tls",
+        ),
+        (
+            "connection_reset",
+            ["connect", "tls_handshake_start", "http_transaction_start"],
+            "http-failure",
+        ),
+    ],
+)
+def test_a_failed_final_request_is_blamed_on_the_step_that_broke(
+    failure: str, events: list[str], mechanism: str, fingerprints: FingerprintDB
+) -> None:
+    doc = web(
+        "http-failure",
+        False,
+        http_experiment_failure=failure,
+        requests=[{"transaction_id": 6, "failure": failure}, {"transaction_id": 2}],
+        network_events=[
+            {"operation": operation, "transaction_id": 6, "failure": None}
+            for operation in events
+        ],
+    )
+    verdict = score(doc, fingerprints)
+    assert (verdict.anomaly, verdict.blocking) == (True, mechanism)

@@ -81,9 +81,8 @@ EXPECTED: dict[str, Expected] = {
     "web_connectivity_no_body.json": Expected(False, False, False, 0.0, down=True),
     "web_connectivity_null.json": FAILURE,
     "web_connectivity_null2.json": Expected(False, False, True, down=True),
-    "web_connectivity_odd_hdr.json": Expected(
-        False, False, False, 1.0, down=True, differs="down for the control too"
-    ),
+    # Ghost DNS: an address for a name that exists nowhere (OONI QA #16/17).
+    "web_connectivity_odd_hdr.json": Expected(True, False, False, 1.0),
     "whatsapp.json": Expected(False, False, False, 0.0),
     "yaml16_0.json": OK,
     "yaml17_0.json": OK,
@@ -145,16 +144,24 @@ def test_confirmed_samples_name_the_fingerprint_as_evidence(
 def test_down_sample_keeps_the_probe_verdict_and_control_failure_as_evidence(
     shared_data: Path, fingerprints: FingerprintDB
 ) -> None:
+    [measurement] = read_file(shared_data / "ooni-samples" / "requests_none.json")
+    verdict = score(measurement.doc, fingerprints, measurement.uid)
+    assert verdict.evidence["probe"]["blocking"] == "dns"
+    assert verdict.evidence["control_failures"] == {"http_request": "dns_lookup_error"}
+    assert "web_connectivity.down_no_address" in verdict.evidence["rules"]
+    assert verdict.evidence["rules"][-1] == "down_for_control_too"
+
+
+def test_ghost_dns_sample_is_dns_interference_not_a_dead_site(
+    shared_data: Path, fingerprints: FingerprintDB
+) -> None:
+    # The control says NXDOMAIN, yet the probe's resolver gave an address.
     [measurement] = read_file(
         shared_data / "ooni-samples" / "web_connectivity_odd_hdr.json"
     )
     verdict = score(measurement.doc, fingerprints, measurement.uid)
-    assert verdict.evidence["probe"]["blocking"] == "dns"
-    assert verdict.evidence["control_failures"] == {
-        "dns": "dns_name_error",
-        "http_request": "dns_lookup_error",
-    }
-    assert verdict.evidence["rules"][-1] == "down_for_control_too"
+    assert (verdict.anomaly, verdict.blocking, verdict.down) == (True, "dns", False)
+    assert verdict.evidence["control_failures"]["dns"] == "dns_name_error"
 
 
 def test_whatsapp_sample_reports_fastpath_analysis(

@@ -15,6 +15,9 @@
 * :mod:`~censorscope.collector.sink` - the pluggable consumer of stored
   measurements (live scoring), run off the request path.
 * :mod:`~censorscope.collector.app` - ``create_app(settings)``, the ASGI app.
+* :mod:`~censorscope.collector.read_routes` - reading back one measurement:
+  ``GET /api/v1/measurement_meta`` (warehouse) and ``/api/v1/raw_measurement``
+  (archive), in OONI's shape.
 * :mod:`~censorscope.collector.errors` - one JSON error shape for every 4xx/5xx.
 """
 

@@ -2,8 +2,9 @@
 
 The collector starts its background threads when the app is created and
 stops them (storing what is queued, draining the sink) at ASGI shutdown or
-on ``app.state.collector.close()``.  Other routers (API, explorer) can be
-included in the same app later.
+on ``app.state.collector.close()``.  Besides the submission protocol it
+answers the single-measurement reads of :mod:`.read_routes`; other routers
+(API, explorer) can be included in the same app later.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from censorscope import __version__
 from censorscope.collector.errors import install_error_handlers
+from censorscope.collector.read_routes import router as read_router
 from censorscope.collector.routes import router
 from censorscope.collector.service import Collector
 from censorscope.collector.settings import CollectorSettings
@@ -34,5 +36,6 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     app.state.collector = collector
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(read_router)
     collector.start()
     return app

@@ -88,6 +88,11 @@ class Collector:
         )
         self._closed = False
 
+    @property
+    def sink_target(self) -> MeasurementSink | None:
+        """The sink stored measurements go to, if any."""
+        return self.sink.sink if self.sink is not None else None
+
     def start(self) -> None:
         """Start the background threads (idempotent)."""
         self.writer.start()

@@ -83,6 +83,11 @@ class SinkRunner:
         self.failed = 0
         self.dropped = 0
 
+    @property
+    def sink(self) -> MeasurementSink:
+        """The sink fed (read routes look for its ``warehouse``)."""
+        return self._sink
+
     def start(self) -> None:
         if not self._started:
             self._started = True

@@ -31,6 +31,8 @@ from censorscope.lab.topology import (
     remove_leftover_workdirs,
     terminate_as_interrupt,
 )
+from censorscope.scoring import FingerprintDB, FingerprintError
+from censorscope.scoring.fingerprints import default_fingerprints_dir
 
 lab_app = typer.Typer(
     help="The censorship lab: emulated censoring ISPs running the real probe.",
@@ -160,16 +162,29 @@ def qa(
         typer.Option("--case", help="Only cases matching (repeatable)."),
     ] = None,
     lanes: Annotated[int, typer.Option(min=1, max=16, help="Cases at once.")] = 4,
+    fingerprints: Annotated[
+        Path | None,
+        typer.Option(
+            "--fingerprints",
+            help="Directory of fingerprint CSVs for scoring [default: <data dir>].",
+        ),
+    ] = None,
 ) -> None:
-    """Run the QA cases through the real probe and compare verdicts."""
+    """Run the QA cases through the real probe; compare probe and scored verdicts."""
     cases = select_cases(case or [])
     if not cases:
         raise _fail("no QA case matches")
+    try:
+        database = FingerprintDB.load(fingerprints or default_fingerprints_dir())
+    except FingerprintError as error:
+        raise _fail(str(error)) from error
     with _lab_errors(), tempfile.TemporaryDirectory(prefix="censorscope-qa-") as work:
         started = time.monotonic()
         with Lab(qa_isps(min(lanes, len(cases)))) as lab, _progress() as bar:
             task = bar.add_task("QA cases", total=len(cases))
-            outcomes = run_qa(lab, cases, Path(work), lambda outcome: bar.advance(task))
+            outcomes = run_qa(
+                lab, cases, Path(work), database, lambda outcome: bar.advance(task)
+            )
         _print_outcomes(outcomes, time.monotonic() - started)
     if not all(outcome.passed for outcome in outcomes):
         raise typer.Exit(1)
@@ -179,24 +194,43 @@ def _shown(value: object) -> str:
     return "null" if value is None else str(value).lower()
 
 
+def _mark(passed: bool) -> str:
+    return "[green]pass[/green]" if passed else "[red]FAIL[/red]"
+
+
+def _outcome_row(outcome: QaOutcome) -> list[str]:
+    """case, source, probe expected/actual, scored expected/actual, pass, s."""
+    case = outcome.case
+    if outcome.error is not None:
+        probe = scored = f"error: {outcome.error[:60]}"
+    else:
+        probe = f"{_shown(outcome.blocking)} / {_shown(outcome.accessible)}"
+        scored = str(outcome.scored)
+    return [
+        case.name, case.source,
+        f"{_shown(case.blocking)} / {_shown(case.accessible)}", probe,
+        str(case.truth), scored,
+        f"{_mark(outcome.probe_passed)} / {_mark(outcome.scored_passed)}",
+        f"{outcome.seconds:.1f}",
+    ]  # fmt: skip
+
+
 def _print_outcomes(outcomes: list[QaOutcome], seconds: float) -> None:
     table = Table(title="censorscope lab QA")
-    for column in ("case", "source", "expected", "actual", "", "s"):
+    columns = ("case", "source", "probe expected", "probe actual", "scored expected",
+               "scored actual", "probe / scored", "s")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for outcome in outcomes:
-        case = outcome.case
-        expected = f"{_shown(case.blocking)} / {_shown(case.accessible)}"
-        actual = (
-            f"{_shown(outcome.blocking)} / {_shown(outcome.accessible)}"
-            if outcome.error is None
-            else f"error: {outcome.error[:60]}"
-        )
-        mark = "[green]pass[/green]" if outcome.passed else "[red]FAIL[/red]"
-        table.add_row(case.name, case.source, expected, actual, mark,
-                      f"{outcome.seconds:.1f}")  # fmt: skip
+        table.add_row(*_outcome_row(outcome))
     _console.print(table)
+    probe = sum(outcome.probe_passed for outcome in outcomes)
+    scored = sum(outcome.scored_passed for outcome in outcomes)
     passed = sum(outcome.passed for outcome in outcomes)
-    _console.print(f"{passed}/{len(outcomes)} passed in {seconds:.0f} s")
+    _console.print(
+        f"{passed}/{len(outcomes)} passed (probe verdict {probe}, scored verdict "
+        f"{scored}) in {seconds:.0f} s"
+    )
 
 
 def register(app: typer.Typer) -> None:

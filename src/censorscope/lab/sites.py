@@ -83,16 +83,78 @@ def blockpage(operator: str) -> App:
     return lambda request: blockpage_response(operator)
 
 
+_RAY_ID = "8a1b2c3d4e5f6789"
+# Cloudflare's "I'm Under Attack" interstitial as it was served for years
+# (trimmed of its obfuscated script): OONI's false-positive fingerprints
+# cp.fp_x_cloudflare_check and cp.fp_x_cloudflare_error_1 match it.
+_CHALLENGE = """<!DOCTYPE HTML>
+<html lang="en-US">
+<head>
+  <meta charset="UTF-8" />
+  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+  <meta http-equiv="X-UA-Compatible" content="IE=Edge,chrome=1" />
+  <meta name="robots" content="noindex, nofollow" />
+  <meta name="viewport" content="width=device-width,initial-scale=1" />
+  <title>Just a moment...</title>
+</head>
+<body>
+  <table width="100%" height="100%" cellpadding="20">
+    <tr>
+      <td align="center" valign="middle">
+        <div class="cf-browser-verification cf-im-under-attack">
+          <noscript><h1 data-translate="turn_on_js" style="color:#bd2426;">Please \
+turn JavaScript on and reload the page.</h1></noscript>
+          <div id="cf-content" style="display:none">
+            <h1><span data-translate="checking_browser">Checking your browser \
+before accessing</span> {host}.</h1>
+            <p data-translate="process_is_automatic">This process is automatic. \
+Your browser will redirect to your requested content shortly.</p>
+            <p data-translate="allow_5_secs">Please allow up to 5 seconds&hellip;</p>
+          </div>
+          <form id="challenge-form" action="/?__cf_chl_jschl_tk__={token}" \
+method="POST" enctype="application/x-www-form-urlencoded">
+            <input type="hidden" name="r" value="{token}"/>
+            <input type="hidden" value="" id="jschl-answer" name="jschl_answer"/>
+          </form>
+        </div>
+        <div class="attribution">
+          <a href="https://www.cloudflare.com/5xx-error-landing?utm_source=iuam" \
+target="_blank" style="font-size: 12px;">DDoS protection by Cloudflare</a>
+          <br />
+          Ray ID: {ray}
+        </div>
+      </td>
+    </tr>
+  </table>
+</body>
+</html>
+"""
+
+
+def challenge_html(host: str) -> str:
+    """Cloudflare's browser check ("Just a moment...") for ``host``."""
+    token = hashlib.sha256(host.encode()).hexdigest()[:40]
+    return _CHALLENGE.format(host=host, token=token, ray=_RAY_ID)
+
+
 def captcha(title: str) -> App:
-    """Cloudflare-like: a 503 CAPTCHA to subscribers, the real page to others."""
+    """Cloudflare-like: a 503 browser check to subscribers, the real page to others.
+
+    The probe (a subscriber) gets the challenge, the test helper the site:
+    classic web connectivity calls that ``http-diff``.
+    """
     real = page_html(title, 3000)
-    challenge = page_html("Just a moment...", 500)
-    headers = [("Server", "cloudflare"), ("Cf-Ray", "8a1b2c3d4e5f6789-LAB")]
+    headers = [("Server", "cloudflare"), ("Cf-Ray", f"{_RAY_ID}-LAB")]
     headers += [("Nel", '{"success_fraction":0,"max_age":604800}')]
+    challenge_headers = [
+        ("Cache-Control", "private, max-age=0, no-store, no-cache, must-revalidate"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        *headers,
+    ]
 
     def app(request: Request) -> Response:
         if is_subscriber(request.peer):
-            return html_response(503, challenge, headers)
+            return html_response(503, challenge_html(request.host), challenge_headers)
         return html_response(200, real, headers)
 
     return app

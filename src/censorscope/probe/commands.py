@@ -202,7 +202,10 @@ _TestHelpers = Annotated[
     list[str] | None,
     typer.Option("--test-helper", help="Test helper URL (repeatable)."),
 ]
-_CaBundle = Annotated[Path | None, typer.Option(help="Trusted CAs (PEM), used instead of the system roots.")]
+_CaBundle = Annotated[
+    Path | None,
+    typer.Option(help="Trusted CAs (PEM), used instead of the system roots."),
+]
 _Endpoints = Annotated[
     Path | None, typer.Option(help="Per-test endpoints (JSON or YAML).")
 ]

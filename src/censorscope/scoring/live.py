@@ -51,6 +51,11 @@ class LiveSink:
         self._closed = False
         self._thread.start()
 
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse loaded into; reads through it are thread-safe."""
+        return self._warehouse
+
     def submit(self, uid: str, doc: dict[str, Any]) -> None:
         """Queue one measurement for scoring (blocks only if far behind)."""
         if self._closed:

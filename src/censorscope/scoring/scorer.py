@@ -107,15 +107,29 @@ def score(
     return _verdict(assessment, fingerprints.version)
 
 
+def _corrected_anomaly(assessment: Assessment, anomaly: bool) -> bool:
+    """Fastpath's anomaly, corrected where the control explains the probe."""
+    if anomaly and assessment.down:
+        assessment.rules.append("down_for_control_too")
+        return False
+    if anomaly and assessment.false_positive:
+        assessment.rules.append("known_false_positive_not_counted")
+        return False
+    if not anomaly and not assessment.down and assessment.missed is not None:
+        assessment.blocking = assessment.missed
+        assessment.rules.append("missed_by_probe_counted")
+        return True
+    return anomaly
+
+
 def _verdict(assessment: Assessment, fingerprints_version: str) -> Verdict:
     scores = assessment.scores
     confirmed = bool(scores.get("confirmed", False))
     # A confirmed blockpage is an anomaly even where fastpath's sum misses it.
     anomaly = scores.get("blocking_general", 0.0) > 0.5 or confirmed
-    failure = scores.get("accuracy", 1.0) < 0.5
-    if anomaly and assessment.down and not confirmed:
-        anomaly = False
-        assessment.rules.append("down_for_control_too")
+    if not confirmed:
+        anomaly = _corrected_anomaly(assessment, anomaly)
+    failure = assessment.failed
     blocking = (assessment.blocking or v.UNKNOWN) if anomaly else None
     evidence = {"rules": assessment.rules, **assessment.evidence}
     return Verdict(

@@ -8,9 +8,13 @@ down from the control vantage point too, the name of the rule that decided,
 and the evidence behind it.  :func:`censorscope.scoring.scorer.score` turns
 it into a :class:`Verdict`:
 
-* ``anomaly``   = ``blocking_general > 0.5`` (fastpath), except when the
-  target was down for the control too and no fingerprint confirmed blocking;
-* ``failure``   = ``accuracy < 0.5`` (fastpath);
+* ``anomaly``   = ``blocking_general > 0.5`` (fastpath), except when no
+  fingerprint confirmed blocking and the control explains the probe's result:
+  the target was down for the control too, or the page is a known false
+  positive (not an anomaly); or the probe missed interference the control
+  shows (an anomaly);
+* ``failure``   = ``accuracy < 0.5`` (fastpath), unless every rule that failed
+  the measurement is excused (the control explains an undecided verdict);
 * ``confirmed`` = a fingerprint confirmed blocking (fastpath);
 * ``blocking``  = the mechanism, only when ``anomaly``;
 * ``down``      = the target failed from the control too.
@@ -51,7 +55,12 @@ class Assessment:
 
     ``rules`` lists the rules that fired, in order (``<test>.<rule>``);
     ``evidence`` holds the failure strings, fingerprint names and other facts
-    they relied on.
+    they relied on.  ``scores`` stay fastpath's; the fields after ``down``
+    let a rule correct the flags where the control tells more than the
+    probe's verdict: ``false_positive`` (the anomaly is a known false
+    positive), ``missed`` (the mechanism of interference the probe's verdict
+    missed), ``excused`` (failing rules whose failure the control explains;
+    ``failed_by`` lists every rule that failed the measurement).
     """
 
     scores: dict[str, Any] = field(default_factory=init_scores)
@@ -59,12 +68,24 @@ class Assessment:
     blocking: str | None = None
     down: bool = False
     evidence: dict[str, Any] = field(default_factory=dict)
+    false_positive: bool = False
+    missed: str | None = None
+    excused: frozenset[str] = frozenset()
+    failed_by: list[str] = field(default_factory=list)
 
     def fail(self, rule: str) -> Assessment:
         """Mark the measurement as failed (accuracy 0) because of ``rule``."""
         self.scores["accuracy"] = 0.0
         self.rules.append(rule)
+        self.failed_by.append(rule)
         return self
+
+    @property
+    def failed(self) -> bool:
+        """Fastpath's failure (accuracy < 0.5) unless every cause is excused."""
+        if self.scores.get("accuracy", 1.0) >= 0.5:
+            return False
+        return not (self.failed_by and set(self.failed_by) <= self.excused)
 
     def block(self, rule: str, score: float, mechanism: str | None) -> Assessment:
         """Set ``blocking_general`` to ``score`` with its mechanism."""

@@ -2,31 +2,43 @@
 
 web_connectivity follows OONI's fastpath exactly for the scores (the probe's
 ``blocking`` verdict, fingerprint confirmation, the quirks for null verdicts
-and ``unknown_failure``), and adds three things fastpath does not have:
+and ``unknown_failure``), and adds what fastpath does not have:
 
 * the probe's verdict is re-derived from its test keys and control (with
   :mod:`censorscope.nettests.web_connectivity_analysis` when installed) and
   the two are stored side by side in the evidence;
-* ``down``: the control failed to reach the site as well (DNS or HTTP), so
-  a failure seen by the probe is the site being down, not censorship;
-* the mechanism separates TLS interference from other HTTP failures.
+* what the control says (:mod:`.web_control`): ``down`` when the control
+  failed at the same step, a known false positive, DNS interference the
+  classic verdict leaves undecided; the flags follow it, the scores do not;
+* a DNS fingerprint the control's own answer matches confirms nothing;
+* the mechanism names the step that broke: TCP connect, TLS or HTTP.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 from censorscope.scoring import verdict as v
 from censorscope.scoring.fingerprints import BodyDecodeError, Fingerprint, FingerprintDB
-from censorscope.scoring.rules._common import has_unknown_failure, test_keys
+from censorscope.scoring.rules import web_control
+from censorscope.scoring.rules._common import (
+    has_unknown_failure,
+    mechanism_for,
+    test_keys,
+)
 from censorscope.scoring.verdict import Assessment
 
 logger = logging.getLogger(__name__)
 
 _PROBE_BLOCKING: Final = frozenset({v.TCP_IP, v.DNS, v.HTTP_DIFF, v.HTTP_FAILURE})
 _LTE_FLAGS: Final = ("x_blocking_flags", "x_dns_flags", "x_null_null_flags")
+_STEP_MECHANISM: Final = {"connect": v.TCP_IP, "tls": v.TLS, "http": v.HTTP_FAILURE}
+# The probe's null verdict is a failure only for want of an explanation.
+_UNDECIDED: Final = frozenset(
+    {"web_connectivity.probe_undecided", "web_connectivity.accessible_null"}
+)
 
 Analyzer = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -70,15 +82,33 @@ def _unique(found: list[Fingerprint]) -> list[Fingerprint]:
 
 
 def apply_fingerprints(
-    assessment: Assessment, matches: list[Fingerprint], probe_cc: str, test: str
+    assessment: Assessment,
+    matches: list[Fingerprint],
+    probe_cc: str,
+    test: str,
+    seen_by_control: Collection[str] = (),
 ) -> bool:
-    """Record matches in the scores; raise localities of confirming ones."""
+    """Record matches in the scores; raise localities of confirming ones.
+
+    A DNS fingerprint whose address is in ``seen_by_control`` (the control's
+    own answer) is listed but confirms nothing: the uncensored resolver gave
+    it too, so it is the site's real answer (a site on 127.0.0.1).
+    """
     if not matches:
         return False
     scores = assessment.scores
     scores["fingerprints"] = [fingerprint.summary for fingerprint in matches]
     assessment.note("fingerprints", [fingerprint.name for fingerprint in matches])
     confirmed = [fp for fp in matches if fp.confirms(probe_cc)]
+    in_control = [
+        fp
+        for fp in confirmed
+        if fp.location_found == "dns" and fp.pattern in seen_by_control
+    ]
+    if in_control:
+        assessment.rules.append(f"{test}.fingerprint_seen_by_control")
+        assessment.note("seen_by_control", [fp.name for fp in in_control])
+        confirmed = [fp for fp in confirmed if fp not in in_control]
     for fingerprint in confirmed:
         scores["blocking_" + fingerprint.locality] = 1.0
         scores["confirmed"] = True
@@ -113,10 +143,25 @@ def _is_tls_failure(keys: Mapping[str, Any]) -> bool:
     return bool(results) and all(result is not None for result in results)
 
 
+def _http_failure_mechanism(keys: Mapping[str, Any]) -> str:
+    """Where a failed final request broke: its failure string, else its events.
+
+    Classic calls any failed final request ``http-failure``; a refused
+    connect after a redirect is TCP/IP blocking, a reset in the handshake TLS.
+    """
+    from_failure = mechanism_for(keys.get("http_experiment_failure"))
+    if from_failure in (v.TCP_IP, v.TLS):
+        return from_failure
+    step = web_control.failed_step(keys)
+    if step is not None:
+        return _STEP_MECHANISM[step]
+    return v.TLS if _is_tls_failure(keys) else v.HTTP_FAILURE
+
+
 def _mechanism(keys: Mapping[str, Any], matches: list[Fingerprint]) -> str | None:
     probe = keys.get("blocking")
-    if probe == v.HTTP_FAILURE and _is_tls_failure(keys):
-        return v.TLS
+    if probe == v.HTTP_FAILURE:
+        return _http_failure_mechanism(keys)
     if probe in _PROBE_BLOCKING:
         return str(probe)
     if not matches:
@@ -142,15 +187,31 @@ def _probe_failures(keys: Mapping[str, Any]) -> dict[str, str]:
     return {name: keys[name] for name in names if isinstance(keys.get(name), str)}
 
 
-def _assess_down(assessment: Assessment, keys: Mapping[str, Any]) -> None:
-    """The site failed for the control as well: down, not blocked."""
-    probe = _probe_failures(keys)
-    control = _control_failures(keys)
-    assessment.note("failures", probe)
-    assessment.note("control_failures", control)
-    website_down = keys.get("blocking") is False and keys.get("accessible") is False
-    if (probe and control) or website_down:
+def _read_control(
+    assessment: Assessment,
+    doc: Mapping[str, Any],
+    keys: Mapping[str, Any],
+    matches: list[Fingerprint],
+) -> None:
+    """Correct the flags where the control explains the probe's result."""
+    assessment.note("failures", _probe_failures(keys))
+    assessment.note("control_failures", _control_failures(keys))
+    if keys.get("blocking") is False and keys.get("accessible") is False:
+        # The probe itself says "expected failure" (LTE: website down).
         assessment.down = True
+        assessment.rules.append("web_connectivity.probe_says_down")
+    finding = web_control.read_control(keys, doc.get("input"), matches)
+    if finding is None:
+        return
+    assessment.rules.append(finding.rule)
+    if finding.kind == web_control.DOWN:
+        assessment.down = True
+    elif finding.kind == web_control.FALSE_POSITIVE:
+        assessment.false_positive = True
+    else:
+        assessment.missed = finding.mechanism
+    if finding.excuses_null:
+        assessment.excused = _UNDECIDED
 
 
 def _rederive(
@@ -212,7 +273,11 @@ def score_web_connectivity(doc: dict[str, Any], db: FingerprintDB) -> Assessment
         matches, undecodable = [], True
         assessment.note("undecodable_body", str(error))
     matched = bool(matches)
-    apply_fingerprints(assessment, matches, _probe_cc(doc), "web_connectivity")
+    dns_matched = any(fp.location_found == "dns" for fp in matches)
+    seen_by_control = web_control.control_ip_texts(keys) if dns_matched else ()
+    apply_fingerprints(
+        assessment, matches, _probe_cc(doc), "web_connectivity", seen_by_control
+    )
     assessment.note(
         "probe",
         {"blocking": keys.get("blocking"), "accessible": keys.get("accessible")},
@@ -231,7 +296,7 @@ def score_web_connectivity(doc: dict[str, Any], db: FingerprintDB) -> Assessment
         assessment.fail("web_connectivity.undecodable_body")
 
     assessment.blocking = _mechanism(keys, matches)
-    _assess_down(assessment, keys)
+    _read_control(assessment, doc, keys, matches)
     _rederive(assessment, doc, keys)
     return assessment
 
