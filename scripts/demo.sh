@@ -50,7 +50,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 step "3. The censorship lab: every QA case through the real probe"
-$CS lab qa
+$CS lab qa --fingerprints "$FINGERPRINTS"
 
 step "   Campaign: two ISPs, Lab Telecom A (AS64510) blocks two sites on 2024-03-02 06:00-18:00"
 sed -n '/^networks:/,$p' src/censorscope/lab/scenarios/two-isps.yaml

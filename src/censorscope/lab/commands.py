@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,7 +39,8 @@ lab_app = typer.Typer(
     help="The censorship lab: emulated censoring ISPs running the real probe.",
     no_args_is_help=True,
 )
-_console = Console(highlight=False)
+# Tables written to a pipe or file are not cut at Rich's default 80 columns.
+_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _fail(message: str) -> typer.Exit:
