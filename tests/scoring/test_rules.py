@@ -489,3 +489,24 @@ def test_a_failed_final_request_is_blamed_on_the_step_that_broke(
     )
     verdict = score(doc, fingerprints)
     assert (verdict.anomaly, verdict.blocking) == (True, mechanism)
+
+
+def test_a_lab_measurement_on_a_simulated_clock_is_not_failed_for_its_age() -> None:
+    from censorscope.scoring.fingerprints import FingerprintDB
+    from censorscope.scoring.scorer import score
+
+    doc = {
+        "test_name": "web_connectivity",
+        "measurement_start_time": "2024-03-02 06:00:00",
+        "probe_cc": "ML",
+        "probe_asn": "AS64510",
+        "report_id": "20240302T060000Z_webconnectivity_ML_64510_n1_abcdefghijklmnop",
+        "input": "https://www.example.ml/",
+        "test_keys": {"blocking": False, "accessible": True},
+    }
+    uid = "20261203140120.594166_ML_webconnectivity_6a6f37b483998276"
+    empty = FingerprintDB([], version="none")
+
+    assert score(doc, empty, uid).failure is True  # two years old on receipt
+    doc["annotations"] = {"simulated_clock": "true"}
+    assert score(doc, empty, uid).failure is False

@@ -81,7 +81,15 @@ def _start_time(text: Any) -> datetime | None:
 def _flag_wrong_date(
     assessment: Assessment, doc: dict[str, Any], uid: str | None
 ) -> None:
-    """Fastpath: a start time far from the receive time makes a failure."""
+    """Fastpath: a start time far from the receive time makes a failure.
+
+    Measurements a probe took on a simulated clock (the lab's campaigns,
+    annotated ``simulated_clock: "true"``) are exempt: their start time is
+    meant to differ from when the collector received them.
+    """
+    annotations = doc.get("annotations")
+    if isinstance(annotations, dict) and annotations.get("simulated_clock") == "true":
+        return
     received = _uid_received(uid) if uid else None
     start = _start_time(doc.get("measurement_start_time")) if received else None
     if received is None or start is None:
