@@ -315,7 +315,7 @@ async def test_the_next_helper_is_tried_when_one_fails(
         result = await WebConnectivity().run(context, internet.url("http"))
     assert result.test_keys["control_failure"] is None
     assert result.test_helpers == {
-        "backend": {"address": internet.helper_url, "type": "https"}
+        "backend": {"address": internet.helper_url, "type": "http"}
     }
 
 

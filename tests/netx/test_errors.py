@@ -93,3 +93,12 @@ def test_unknown_errors_keep_their_message_with_addresses_scrubbed() -> None:
 
 def test_scrubbing_leaves_text_without_addresses_alone() -> None:
     assert scrub_addresses("stopped after 10 redirects") == "stopped after 10 redirects"
+
+
+def test_scrubbing_removes_addresses_but_keeps_times() -> None:
+    text = "at 12:34:56 to 2001:db8::1, [::1]:443 and 10.0.0.1"
+
+    assert (
+        scrub_addresses(text)
+        == "at 12:34:56 to [scrubbed], [scrubbed]:443 and [scrubbed]"
+    )

@@ -222,7 +222,10 @@ async def _control_step(m: _Measurement, endpoints: list[str]) -> dict[str, Any]
     m.keys["control"] = control or {}
     m.keys["control_failure"] = failure
     m.keys["x_th_runtime"] = _nanoseconds(started)
-    return {"backend": {"address": used, "type": "https"}} if used else {}
+    if not used:
+        return {}
+    kind = "https" if used.startswith("https://") else "http"
+    return {"backend": {"address": used, "type": kind}}
 
 
 # --- connect step ---

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import re
 import socket
 import ssl
@@ -72,7 +73,10 @@ _KNOWN_MESSAGES: Final = (
 )
 
 _IPV4: Final = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_IPV6: Final = re.compile(r"\[?\b(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}\b\]?")
+# Candidates only: a match is replaced if it parses as an IPv6 address.
+_IPV6: Final = re.compile(
+    r"\[?(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}\]?"
+)
 SCRUBBED: Final = "[scrubbed]"
 
 
@@ -84,9 +88,18 @@ class NetxError(Exception):
         self.failure = failure
 
 
+def _scrub_ipv6(match: re.Match[str]) -> str:
+    """Replace a candidate only if it parses: ``12:34:56`` is a time, not an IP."""
+    try:
+        ipaddress.IPv6Address(match.group().strip("[]"))
+    except ValueError:
+        return match.group()
+    return SCRUBBED
+
+
 def scrub_addresses(text: str) -> str:
     """Replace IPv4 and IPv6 literals, so error text never leaks an address."""
-    return _IPV6.sub(SCRUBBED, _IPV4.sub(SCRUBBED, text))
+    return _IPV6.sub(_scrub_ipv6, _IPV4.sub(SCRUBBED, text))
 
 
 def _classify_gai(error: socket.gaierror) -> str | None:
