@@ -106,9 +106,16 @@ def _measure_instant(
     batches: dict[str, Batch] = {}
 
     def measure(network: str) -> None:
-        batches[network] = _measure_network(
-            lab, scenario, options, instant, network=network, scratch=scratch
-        )
+        try:
+            batches[network] = _measure_network(
+                lab, scenario, options, instant, network=network, scratch=scratch
+            )
+        except Exception as error:
+            # A thread's exception would otherwise vanish and the campaign
+            # would exit 0 with this network's runs missing: record it.
+            logger.exception("campaign %s at %s crashed", network, instant)
+            when = format_time(instant)
+            batches[network] = ([], f"{network} at {when}: crashed: {error!r}")
 
     threads = [
         threading.Thread(target=measure, args=(n.name,)) for n in scenario.networks

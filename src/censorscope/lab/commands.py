@@ -126,7 +126,8 @@ def run(
         bool, typer.Option(help="Also submit to the lab's collector.")
     ] = False,
     archive: Annotated[
-        Path | None, typer.Option(help="Keep the lab collector's archive here.")
+        Path | None,
+        typer.Option(help="Keep the lab collector's archive here (needs --upload)."),
     ] = None,
     max_runs: Annotated[
         int | None, typer.Option(min=1, help="Stop after N simulated instants.")
@@ -136,6 +137,8 @@ def run(
     ),
 ) -> None:
     """Run a scenario as a campaign: the probe at every simulated time."""
+    if archive is not None and not upload:
+        raise _fail("--archive keeps the lab collector's archive: add --upload")
     with _lab_errors():
         loaded = load_scenario(scenario)
         options = CampaignOptions(output.resolve(), upload, timeout, max_runs)
@@ -168,7 +171,7 @@ def qa(
         Path | None,
         typer.Option(
             "--fingerprints",
-            help="Directory of fingerprint CSVs for scoring [default: <data dir>].",
+            help="Directory of fingerprint CSVs for scoring (default: the data dir).",
         ),
     ] = None,
 ) -> None:

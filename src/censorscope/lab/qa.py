@@ -373,7 +373,7 @@ def run_qa(
                 position, case = pending.get_nowait()
             except queue.Empty:
                 return
-            outcome = run_case(lab, isp, case, workdir, fingerprints)
+            outcome = _run_case_safely(lab, isp, case, workdir, fingerprints)
             with lock:
                 results[position] = outcome
                 on_done(outcome)
@@ -383,4 +383,21 @@ def run_qa(
         thread.start()
     for thread in threads:
         thread.join()
-    return [results[position] for position in sorted(results)]
+    return [results[position] for position in range(len(cases))]
+
+
+def _run_case_safely(
+    lab: Lab, isp: str, case: QaCase, workdir: Path, fingerprints: FingerprintDB
+) -> QaOutcome:
+    """Run a case in a lane thread; a crash becomes the case's failed outcome.
+
+    An exception would otherwise end the lane silently and drop the case (and
+    every case after it on that lane) from the table.
+    """
+    try:
+        return run_case(lab, isp, case, workdir, fingerprints)
+    except Exception as error:
+        logger.exception("QA case %s crashed", case.name)
+        outcome = QaOutcome(case)
+        outcome.error = f"crashed: {error!r}"
+        return outcome
