@@ -8,7 +8,9 @@ lines with ``--json``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -18,7 +20,12 @@ from rich.table import Table
 
 from censorscope.measurement.ids import asn_number
 from censorscope.scoring.commands import WarehouseOption, resolve_warehouse_path
-from censorscope.warehouse import MeasurementFilter, WarehouseError, open_warehouse
+from censorscope.warehouse import (
+    DuckDBWarehouse,
+    MeasurementFilter,
+    WarehouseError,
+    open_warehouse,
+)
 from censorscope.warehouse.base import DIMENSIONS
 
 # (column in the warehouse's answer, heading printed)
@@ -123,12 +130,24 @@ def _print(
     Console(highlight=False, width=width).print(table)
 
 
-def _run(query: Any) -> list[dict[str, Any]]:
+def _run(
+    warehouse: Path | None, query: Callable[[DuckDBWarehouse], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Run ``query`` on the warehouse opened read-only; errors end the command."""
     try:
-        return list(query())
+        with open_warehouse(resolve_warehouse_path(warehouse), read_only=True) as store:
+            return query(store)
     except WarehouseError as error:
         Console(stderr=True).print(f"[red]error[/red] {error}")
         raise typer.Exit(1) from error
+
+
+_SELECTION = ("cc", "asn", "test", "domain", "input_", "since", "until", "anomaly")
+
+
+def _selection(options: dict[str, Any]) -> dict[str, Any]:
+    """The filter options among a command's parameters."""
+    return {name: options[name] for name in _SELECTION if name in options}
 
 
 def measurements(  # noqa: PLR0917 - Typer maps parameters to options
@@ -149,20 +168,11 @@ def measurements(  # noqa: PLR0917 - Typer maps parameters to options
     as_json: JsonOption = False,
 ) -> None:
     """List scored measurements from the warehouse, newest first."""
-    where = _filter(
-        cc=cc,
-        asn=asn,
-        test=test,
-        domain=domain,
-        input_=input_,
-        since=since,
-        until=until,
-        anomaly=anomaly,
+    where = _filter(**_selection(locals()))
+    rows = _run(
+        warehouse,
+        lambda store: store.search(where, limit=limit, newest_first=not oldest_first),
     )
-    with open_warehouse(resolve_warehouse_path(warehouse), read_only=True) as store:
-        rows = _run(
-            lambda: store.search(where, limit=limit, newest_first=not oldest_first)
-        )
     _print(rows, _LIST_COLUMNS, as_json)
 
 
@@ -185,17 +195,8 @@ def aggregate(  # noqa: PLR0917 - Typer maps parameters to options
     unknown = [name for name in dimensions if name not in DIMENSIONS]
     if unknown:
         raise typer.BadParameter(f"unknown dimension {unknown[0]!r}", param_hint="--by")
-    where = _filter(
-        cc=cc,
-        asn=asn,
-        test=test,
-        domain=domain,
-        input_=input_,
-        since=since,
-        until=until,
-    )
-    with open_warehouse(resolve_warehouse_path(warehouse), read_only=True) as store:
-        rows = _run(lambda: store.aggregate(dimensions, where))
+    where = _filter(**_selection(locals()))
+    rows = _run(warehouse, lambda store: store.aggregate(dimensions, where))
     _print(rows, tuple((name, name) for name in dimensions) + _COUNT_COLUMNS, as_json)
 
 
