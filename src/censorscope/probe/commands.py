@@ -411,6 +411,7 @@ async def _upload_runs(
     collector: str | None,
     retry: RetryPolicy,
     console: Console,
+    ca_bundle: Path | None = None,
 ) -> bool:
     """Upload each run; True when everything was sent."""
     complete = True
@@ -425,7 +426,8 @@ async def _upload_runs(
             console.print(f"{run_dir.run_id}: no collector (use --collector)")
             complete = False
             continue
-        async with CollectorClient(url, retry=retry) as client:
+        bundle = str(ca_bundle) if ca_bundle else None
+        async with CollectorClient(url, retry=retry, ca_bundle=bundle) as client:
             tally = await upload_run(run_dir, client)
         console.print(
             f"{run_dir.run_id}: sent {tally.sent}, unsent {tally.unsent}",
@@ -438,7 +440,7 @@ async def _upload_runs(
 
 
 @results_app.command("upload")
-def results_upload(
+def results_upload(  # noqa: PLR0917 - Typer maps parameters to options
     run_ids: Annotated[
         list[str] | None, typer.Argument(help="Runs (default: all unsent).")
     ] = None,
@@ -455,6 +457,7 @@ def results_upload(
         float, typer.Option(min=0, help="First retry delay.")
     ] = 1.0,
     home: Annotated[Path | None, typer.Option(help="Results directory.")] = None,
+    ca_bundle: _CaBundle = None,
 ) -> None:
     """Send measurements that were not uploaded; exit 1 if some remain unsent."""
     store = ResultsStore(_home(home))
@@ -467,7 +470,7 @@ def results_upload(
         console.print("nothing to upload")
         return
     retry = RetryPolicy(attempts=upload_retries, first_delay=upload_backoff)
-    if not asyncio.run(_upload_runs(runs, collector, retry, console)):
+    if not asyncio.run(_upload_runs(runs, collector, retry, console, ca_bundle)):
         raise typer.Exit(1)
 
 
