@@ -18,6 +18,7 @@ from censorscope.helper.servers import (
     start_control_server,
 )
 from censorscope.netx import make_resolver
+from censorscope.probe.ipdb import IpAsnDatabase
 
 
 def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
@@ -90,14 +91,22 @@ TCPEchoOption = Annotated[
 ]
 
 
+GeoipOption = Annotated[
+    Path | None,
+    typer.Option(help="iptoasn ip2asn TSV (.gz) for the ASNs in ip_info (else 0)."),
+]
+
+
 def _config(
-    resolver: str, ca_bundle: Path | None, allow_private: bool
+    resolver: str, ca_bundle: Path | None, allow_private: bool, geoip_db: Path | None
 ) -> ControlConfig:
     bundle = str(ca_bundle) if ca_bundle else None
+    database = IpAsnDatabase.load(geoip_db) if geoip_db else None
     return ControlConfig(
         make_resolver(resolver, ca_bundle=bundle),
         ca_bundle=bundle,
         allow_private=allow_private,
+        asn_lookup=database.asn_lookup if database else None,
     )
 
 
@@ -113,10 +122,11 @@ def helper(
     max_in_flight: InFlightOption = 25,
     header_echo_port: HeaderEchoOption = None,
     tcp_echo_port: TCPEchoOption = None,
+    geoip_db: GeoipOption = None,
 ) -> None:
     """Run the web_connectivity test helper (and optionally the echo helpers)."""
     try:
-        config = _config(resolver, ca_bundle, allow_private)
+        config = _config(resolver, ca_bundle, allow_private, geoip_db)
         tls = _tls_context(tls_cert, tls_key)
     except (ValueError, OSError, ssl.SSLError) as error:
         Console(stderr=True).print(f"[red]error:[/red] {error}")
