@@ -134,6 +134,29 @@ async def test_when_the_sink_queue_is_full_measurements_are_backlogged_not_dropp
     assert all(entry["reason"] == "sink queue full" for entry in _backlog(settings))
 
 
+class UndeliveringSink(RecordingSink):
+    """Takes measurements but, at shutdown, reports them all undelivered."""
+
+    def close(self) -> list[str]:  # type: ignore[override]
+        self.closed = True
+        return [uid for uid, _ in self.received]
+
+
+async def test_what_the_sink_could_not_deliver_by_shutdown_is_backlogged(
+    tmp_path: Path, samples: list[dict[str, Any]]
+) -> None:
+    settings = CollectorSettings(archive_dir=tmp_path, sink=UndeliveringSink())
+
+    app = create_app(settings)
+    uids = await _submit_distinct(app, samples[0], 3)
+    collector_of(app).close()
+
+    assert [entry["measurement_uid"] for entry in _backlog(settings)] == uids
+    assert {entry["reason"] for entry in _backlog(settings)} == {
+        "not loaded before shutdown (warehouse busy)"
+    }
+
+
 async def test_the_live_scoring_sink_is_made_from_the_warehouse_path(
     tmp_path: Path, samples: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,9 +1,10 @@
 """A minimal client run inside a lab namespace: no censorscope code at all.
 
 Usage: ``python socket_probe.py resolve NAME`` | ``fetch URL CA_BUNDLE`` |
-``query SERVER NAME``.  Prints one JSON object: what a plain socket client
-sees, with errors named by kind (``timeout``, ``reset``, ``refused``...), so
-the lab's network can be tested independently of the probe.
+``query SERVER NAME`` | ``connect HOST PORT``.  Prints one JSON object: what
+a plain socket client sees, with errors named by kind (``timeout``,
+``reset``, ``refused``...), so the lab's network can be tested independently
+of the probe.
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ def fetch(url: str, ca_bundle: str) -> dict[str, object]:
     }
 
 
+def connect(host: str, port: str) -> dict[str, object]:
+    """A TCP connect and nothing more, like the IM tests' endpoint checks."""
+    try:
+        address = socket.getaddrinfo(host, int(port), socket.AF_INET)[0][4][0]
+        socket.create_connection((address, int(port)), timeout=TIMEOUT).close()
+    except OSError as error:
+        return {"error": _error_kind(error)}
+    return {"connected": address}
+
+
 def query(server: str, name: str) -> dict[str, object]:
     message = dns.message.make_query(name, "A")
     try:
@@ -86,5 +97,5 @@ def query(server: str, name: str) -> dict[str, object]:
 
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    functions = {"resolve": resolve, "fetch": fetch, "query": query}
+    functions = {"resolve": resolve, "fetch": fetch, "query": query, "connect": connect}
     print(json.dumps(functions[command](*arguments)))

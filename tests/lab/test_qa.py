@@ -1,8 +1,9 @@
 """The QA suite through the real probe: every case gets both expected verdicts.
 
-The probe's verdict is the classic v0.4 one (OONI compatibility); the scored
-verdict, computed by the platform's scoring with OONI's fingerprints from
-the shared reference data, is the truth.
+For websites the probe's verdict is the classic v0.4 one (OONI
+compatibility), for the apps the values of the IM tests' keys; the scored
+verdict is computed by the platform's scoring with OONI's fingerprints from
+the shared reference data.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from censorscope.lab.qa import CASES, QaCase, QaOutcome, run_qa
+from censorscope.lab.apps import APPS
+from censorscope.lab.qa import CASES, Case, QaOutcome, run_qa
+from censorscope.lab.qa_apps import APP_CASES, all_cases
 from censorscope.lab.topology import Lab
 from censorscope.scoring import FingerprintDB
 from tests.lab.conftest import lab_skip_reason
@@ -28,7 +31,7 @@ NOT_CENSORSHIP = {"website-", "localhost-", "bad-cert-", "captcha-", "large-file
                   "idna-", "success-", "too-many-redirects"}  # fmt: skip
 
 
-def _param(case: QaCase) -> object:
+def _param(case: Case) -> object:
     marks = []
     if case.name in KNOWN_PROBE_BUGS:
         marks.append(pytest.mark.xfail(reason=KNOWN_PROBE_BUGS[case.name]))
@@ -44,7 +47,7 @@ def outcomes(
     fingerprints = FingerprintDB.load(shared_data / "fingerprints")
     return {
         outcome.case.name: outcome
-        for outcome in run_qa(lab, CASES, workdir, fingerprints)
+        for outcome in run_qa(lab, all_cases(), workdir, fingerprints)
     }
 
 
@@ -60,20 +63,30 @@ def test_conditions_that_are_not_censorship_are_never_expected_as_anomalies() ->
     assert all(case.truth.down for case in benign if "down" in case.name)
 
 
-@pytest.mark.parametrize("case", [_param(case) for case in CASES])
+def test_every_app_has_a_case_without_censorship_and_one_with() -> None:
+    names = {case.name for case in all_cases()}
+    assert len(names) == len(CASES) + len(APP_CASES)
+    for app in APPS:
+        cases = [case for case in APP_CASES if case.app == app]
+        assert [c.truth.anomaly for c in cases if not c.actions] == [False], app
+        assert any(case.truth.anomaly for case in cases), app
+    assert all(case.note for case in APP_CASES if case.scoring_gap), "say why"
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in all_cases()])
 def test_case_gets_its_expected_probe_verdict(
-    outcomes: dict[str, QaOutcome], case: QaCase
+    outcomes: dict[str, QaOutcome], case: Case
 ) -> None:
     outcome = outcomes[case.name]
     assert outcome.error is None, outcome.error
-    expected = (case.blocking, case.accessible)
-    assert (outcome.blocking, outcome.accessible) == expected, outcome.test_keys
+    assert outcome.probe == case.expected_probe, outcome.test_keys
 
 
-@pytest.mark.parametrize("case", [_param(case) for case in CASES])
+@pytest.mark.parametrize("case", [_param(case) for case in all_cases()])
 def test_case_gets_its_expected_scored_verdict(
-    outcomes: dict[str, QaOutcome], case: QaCase
+    outcomes: dict[str, QaOutcome], case: Case
 ) -> None:
     outcome = outcomes[case.name]
     assert outcome.error is None, outcome.error
-    assert outcome.scored == case.truth, (outcome.rules, outcome.test_keys)
+    expected = case.expected_scored
+    assert outcome.scored == expected, (outcome.rules, outcome.test_keys)

@@ -74,6 +74,10 @@ def test_runs_per_day_spaces_the_instants_evenly() -> None:
                                  "actions": []}]}},
             "policies.a[0]",
         ),
+        ({"apps": ["icq"]}, "apps"),
+        ({"targets": ["app:myspace"]}, "apps"),
+        ({"targets": []}, "targets"),
+        ({"extra_times": ["2024-01-02 00:00"]}, "extra_times[0]"),
     ],
 )  # fmt: skip
 def test_invalid_scenarios_are_rejected_with_their_location(
@@ -87,3 +91,36 @@ def test_invalid_scenarios_are_rejected_with_their_location(
 def test_an_unknown_scenario_name_is_an_error() -> None:
     with pytest.raises(ScenarioError):
         load_scenario("no-such-scenario")
+
+
+def test_apps_come_from_their_own_list_and_from_app_targets() -> None:
+    scenario = scenario_from_dict(
+        minimal(apps=["whatsapp"], targets=["app:telegram", "https://x.example/"])
+    )
+    assert scenario.apps == ("whatsapp", "telegram")
+    assert scenario.targets == ("https://x.example/",)
+    only_apps = minimal(apps=["signal"])
+    del only_apps["targets"]
+    assert scenario_from_dict(only_apps).targets == ()
+
+
+def test_extra_times_join_the_daily_grid_in_order() -> None:
+    extra = ["2024-01-01 19:08", "2024-01-01 08:00", "2024-01-01 01:00"]
+    scenario = scenario_from_dict(minimal(runs_per_day=2, extra_times=extra))
+    assert [t.strftime("%H:%M") for t in scenario.run_times()] == [
+        "00:00", "01:00", "08:00", "12:00", "19:08",
+    ]  # fmt: skip
+
+
+def test_the_bundled_mali_scenario_blocks_on_orange_mali_only() -> None:
+    scenario = load_scenario("mali-2018")
+    assert [(n.name, n.asn) for n in scenario.networks] == [
+        ("orange-mali", 30985), ("sotelma", 21271),
+    ]  # fmt: skip
+    assert scenario.apps == ("whatsapp", "facebook_messenger")
+    assert len(list(scenario.run_times())) == 3 * 4 + 7
+    evening = dt.datetime(2018, 7, 29, 19, 8)
+    targets = {a.target for a in scenario.actions_at("orange-mali", evening)}
+    assert {"web.whatsapp.com", "v.whatsapp.net", "twitter.com"} <= targets
+    assert scenario.actions_at("sotelma", evening) == []
+    assert scenario.actions_at("orange-mali", dt.datetime(2018, 7, 29, 19, 30)) == []

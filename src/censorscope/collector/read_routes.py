@@ -9,11 +9,12 @@
 * ``GET /api/v1/raw_measurement?measurement_uid=UID`` (or ``report_id``
   [&input]): the archived measurement itself, ``{}`` when unknown.
 
-DuckDB lets one process write a database file, and ``censorscope serve``
-with ``--warehouse`` is that process; so the reads are answered here,
-through the live sink's own warehouse object, whose lock serialises them
-with the sink's transactions (a read never sees half a batch).  Lookups run
-in worker threads so that the event loop keeps accepting submissions.
+The reads go through the live sink's read-only store, which opens the
+warehouse for each lookup and closes it after, taking turns with the sink's
+batches and with other processes writing the same file (an ``ingest``); a
+read never sees half a batch, and may wait a little while one is written.
+Lookups run in worker threads so that the event loop keeps accepting
+submissions.
 
 These routes live apart from the submission protocol so that the public
 API can take them over later.
@@ -51,7 +52,7 @@ def _collector(request: Request) -> Collector:
 
 
 def _warehouse(collector: Collector) -> Warehouse:
-    """The live sink's warehouse (503 when this collector loads none)."""
+    """The live sink's (read-only) warehouse; 503 when this collector loads none."""
     found: Warehouse | None = getattr(collector.sink_target, "warehouse", None)
     if found is None:
         raise CollectorError(

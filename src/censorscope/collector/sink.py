@@ -38,7 +38,8 @@ class MeasurementSink(Protocol):
     ``submit`` is called once per stored measurement (never for a
     duplicate), from one background thread.  It may block or raise; the
     collector copes.  If the sink also has a ``close()`` method, it is called
-    at shutdown after the queue drained.
+    at shutdown after the queue drained; it may return the uids it took but
+    could not deliver, which go to the backlog.
     """
 
     def submit(self, uid: str, doc: dict[str, Any]) -> None: ...
@@ -81,6 +82,7 @@ class SinkRunner:
         self._started = False
         self.delivered = 0
         self.failed = 0
+        self._last_failure: type[Exception] | None = None
         self.dropped = 0
 
     @property
@@ -111,7 +113,9 @@ class SinkRunner:
         self._backlog_leftovers()
         close = getattr(self._sink, "close", None)
         if callable(close):
-            close()
+            undelivered = close()
+            for uid in undelivered if isinstance(undelivered, list) else ():
+                self._note(str(uid), "not loaded before shutdown (warehouse busy)")
 
     def _backlog_leftovers(self) -> None:
         while True:
@@ -130,13 +134,23 @@ class SinkRunner:
     def _deliver(self, uid: str, doc: dict[str, Any]) -> None:
         try:
             self._sink.submit(uid, doc)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - logged (once per kind), backlogged
             # The measurement is archived; the backlog says it needs ingesting.
-            logger.exception("sink failed on %s", uid)
+            self._log_failure(uid, error)
             self.failed += 1
             self._note(uid, f"sink error: {type(error).__name__}: {error}")
             return
+        self._last_failure = None
         self.delivered += 1
+
+    def _log_failure(self, uid: str, error: Exception) -> None:
+        """A traceback for the first of a run of like failures, one line after."""
+        kind = type(error)
+        if kind is self._last_failure:
+            logger.debug("sink failed on %s: %s", uid, error)
+            return
+        self._last_failure = kind
+        logger.exception("sink failed on %s (like failures follow unlogged)", uid)
 
     def _note(self, uid: str, reason: str) -> None:
         line = orjson.dumps(

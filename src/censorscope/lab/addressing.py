@@ -25,6 +25,22 @@ BLOCKPAGE = "10.201.0.1"
 # A bogon-like address nothing answers on (the inet namespace has no route).
 BOGON = "10.10.34.35"
 
+# Instant-messaging services and the sites of the Mali 2018 report, in
+# 10.220.0.0/16: one /24 per operator, so that each geolocates to its AS.
+WHATSAPP_ENDPOINTS = tuple(f"10.220.1.{n}" for n in range(1, 17))  # e1..e16
+WHATSAPP_REGISTRATION = "10.220.2.10"
+WHATSAPP_WEB = "10.220.2.20"
+FACEBOOK_EDGE = "10.220.3.10"
+FACEBOOK_CDN = "10.220.3.20"
+FACEBOOK_STUN = "10.220.3.30"
+TELEGRAM_DATACENTERS = tuple(f"10.220.4.{n}" for n in range(1, 6))  # DC1..DC5
+TELEGRAM_WEB = "10.220.4.100"
+SIGNAL_BACKENDS = "10.220.5.10"
+SIGNAL_UPTIME = "10.220.5.20"
+TWITTER = "10.220.6.10"
+GUARDIAN_PROJECT = "10.220.7.10"
+ANONYMIZER = "10.220.8.10"
+
 
 @dataclass(frozen=True)
 class IspAddresses:

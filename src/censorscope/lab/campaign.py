@@ -2,7 +2,9 @@
 
 At each simulated instant of the scenario, every network's censor is set to
 the policy in force at that instant, then the probe measures every target
-from every network (networks in parallel, each in its own namespaces).
+from every network (networks in parallel, each in its own namespaces): one
+``censorscope run websites`` with every URL, and one run per app test (or
+one ``im`` run when the scenario lists all four apps), side by side.
 Measurements carry the simulated time and the annotation
 ``lab_scenario=<name>``; they are appended to one JSONL file and, if asked,
 submitted to the lab's collector by the probe itself.
@@ -14,12 +16,15 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from censorscope.lab.apps import probe_targets
+from censorscope.lab.censor import CensorAction
 from censorscope.lab.internet import add_target_sites, standard_internet
 from censorscope.lab.probe import PROBE_TIMEOUT, ProbeError, ProbeRun, run_probe
 from censorscope.lab.scenario import Scenario, format_time
@@ -60,6 +65,18 @@ def scenario_lab(
         start_collector=start_collector,
         collector_archive=archive,
     )
+
+
+def apply_policies(
+    lab: Lab, scenario: Scenario, instant: dt.datetime
+) -> dict[str, list[CensorAction]]:
+    """Set every network's censor to the scenario's policy at ``instant``."""
+    applied = {}
+    for network in scenario.networks:
+        actions = scenario.actions_at(network.name, instant)
+        lab.isp(network.name).censor.apply(actions)
+        applied[network.name] = actions
+    return applied
 
 
 def run_campaign(
@@ -138,13 +155,54 @@ def _measure_network(
 ) -> Batch:
     censor = lab.isp(network).censor
     censor.apply(scenario.actions_at(network, instant))
-    run = ProbeRun(
-        network, scenario.targets, scratch / f"{network}.jsonl",
+    runs = _probe_runs(scenario, options, instant, network, scratch)
+    # The runs only wait on the network most of the time: side by side.
+    with ThreadPoolExecutor(len(runs)) as pool:
+        batches = list(pool.map(lambda run: _run(lab, run, instant), runs))
+    measurements = [m for found, _ in batches for m in found]
+    errors = [error for _, error in batches if error]
+    return measurements, "; ".join(errors) or None
+
+
+def _probe_runs(
+    scenario: Scenario,
+    options: CampaignOptions,
+    instant: dt.datetime,
+    network: str,
+    scratch: Path,
+) -> list[ProbeRun]:
+    """The websites run (if any URL) and the app runs, in that order."""
+    targets = [""] if scenario.targets else []
+    targets += probe_targets(scenario.apps)
+    return [
+        _probe_run(
+            scenario, options, instant, network=network, scratch=scratch, target=t
+        )
+        for t in targets
+    ]
+
+
+def _probe_run(
+    scenario: Scenario,
+    options: CampaignOptions,
+    instant: dt.datetime,
+    *,
+    network: str,
+    scratch: Path,
+    target: str,
+) -> ProbeRun:
+    """One probe run; ``target`` empty is the websites run with every URL."""
+    return ProbeRun(
+        network, scenario.targets if not target else [],
+        scratch / f"{network}-{target or 'websites'}.jsonl",
         time=format_time(instant), annotations={"lab_scenario": scenario.name},
-        timeout=options.timeout, upload=options.upload,
+        timeout=options.timeout, upload=options.upload, target=target,
     )  # fmt: skip
+
+
+def _run(lab: Lab, run: ProbeRun, instant: dt.datetime) -> Batch:
     try:
         return run_probe(lab, run), None
     except ProbeError as error:
-        logger.error("campaign %s at %s: %s", network, instant, error)
-        return [], f"{network} at {format_time(instant)}: {error}"
+        logger.error("campaign %s at %s: %s", run.isp, instant, error)
+        return [], f"{run.isp} at {format_time(instant)}: {error}"

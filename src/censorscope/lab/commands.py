@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import tempfile
 import time
@@ -22,10 +23,23 @@ from rich.progress import (
 from rich.table import Table
 
 from censorscope.lab import netns
-from censorscope.lab.campaign import CampaignOptions, run_campaign, scenario_lab
+from censorscope.lab.campaign import (
+    CampaignOptions,
+    apply_policies,
+    run_campaign,
+    scenario_lab,
+)
 from censorscope.lab.probe import PROBE_TIMEOUT
 from censorscope.lab.qa import QaOutcome, qa_isps, run_qa, select_cases
-from censorscope.lab.scenario import ScenarioError, bundled_scenarios, load_scenario
+from censorscope.lab.qa_apps import all_cases
+from censorscope.lab.scenario import (
+    Scenario,
+    ScenarioError,
+    bundled_scenarios,
+    format_time,
+    load_scenario,
+    parse_time,
+)
 from censorscope.lab.topology import (
     Lab,
     LabError,
@@ -71,12 +85,24 @@ def up(
         str | None, typer.Option(help="Build the networks of this scenario.")
     ] = None,
     isps: Annotated[int, typer.Option(min=1, help="QA ISPs, without --scenario.")] = 2,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help='Apply the scenario\'s policies in force at "YYYY-MM-DD HH:MM:SS".'
+        ),
+    ] = None,
 ) -> None:
     """Build the lab and keep it running until Ctrl-C."""
+    if at is not None and scenario is None:
+        raise _fail("--at applies a scenario's policies: add --scenario")
     with _lab_errors():
-        lab = scenario_lab(load_scenario(scenario)) if scenario else Lab(qa_isps(isps))
+        loaded = load_scenario(scenario) if scenario else None
+        instant = parse_time(at, "--at") if at is not None else None
+        lab = scenario_lab(loaded) if loaded else Lab(qa_isps(isps))
         with lab:
             _print_lab(lab)
+            if loaded is not None and instant is not None:
+                _apply_at(lab, loaded, instant)
             _console.print("lab is up; press Ctrl-C to tear it down")
             try:
                 while True:
@@ -96,7 +122,20 @@ def _print_lab(lab: Lab) -> None:
         )  # fmt: skip
     _console.print(table)
     _console.print(f"CA bundle {lab.ca_bundle}; geolocation {lab.geodb}")
+    _console.print(f"IM test endpoints {lab.endpoints}")
     _console.print(f"test helper {lab.test_helper_url}; collector {lab.collector_url}")
+
+
+def _apply_at(lab: Lab, scenario: Scenario, instant: dt.datetime) -> None:
+    """Set each censor to the policy at ``instant`` and say what it does."""
+    try:
+        applied = apply_policies(lab, scenario, instant)
+    except ValueError as error:  # an action whose target has no address
+        raise LabError(f"cannot apply the policy at {instant}: {error}") from error
+    _console.print(f"policies in force at {format_time(instant)}:")
+    for network, actions in applied.items():
+        described = "; ".join(action.describe() for action in actions)
+        _console.print(f"  {network}: {described or 'nothing'}")
 
 
 @lab_app.command("down")
@@ -176,7 +215,7 @@ def qa(
     ] = None,
 ) -> None:
     """Run the QA cases through the real probe; compare probe and scored verdicts."""
-    cases = select_cases(case or [])
+    cases = select_cases(case or [], all_cases())
     if not cases:
         raise _fail("no QA case matches")
     try:
@@ -195,10 +234,6 @@ def qa(
         raise typer.Exit(1)
 
 
-def _shown(value: object) -> str:
-    return "null" if value is None else str(value).lower()
-
-
 def _mark(passed: bool) -> str:
     return "[green]pass[/green]" if passed else "[red]FAIL[/red]"
 
@@ -209,12 +244,14 @@ def _outcome_row(outcome: QaOutcome) -> list[str]:
     if outcome.error is not None:
         probe = scored = f"error: {outcome.error[:60]}"
     else:
-        probe = f"{_shown(outcome.blocking)} / {_shown(outcome.accessible)}"
+        probe = case.show_probe(outcome.probe)
         scored = str(outcome.scored)
+    expected = str(case.expected_scored)
+    if case.truth != case.expected_scored:
+        expected += f" (truth: {case.truth})"
     return [
-        case.name, case.source,
-        f"{_shown(case.blocking)} / {_shown(case.accessible)}", probe,
-        str(case.truth), scored,
+        case.name, case.source, case.show_probe(case.expected_probe), probe,
+        expected, scored,
         f"{_mark(outcome.probe_passed)} / {_mark(outcome.scored_passed)}",
         f"{outcome.seconds:.1f}",
     ]  # fmt: skip

@@ -33,6 +33,9 @@ class CertKind(enum.StrEnum):
     EXPIRED = "expired"
     UNTRUSTED = "untrusted"  # signed by a CA the probe does not trust
     WRONG_NAME = "wrong-name"  # valid, but for another name
+    # Signed by the lab's "pinned" CA, which is not in the CA bundle: only a
+    # test that adds its PEM (Signal's ``extra_ca_pem``) trusts it.
+    PINNED = "pinned"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Host:
     http: bool = True
     https: bool = True
     in_dns: bool = True  # whether its site names resolve to it
+    cleartext_ports: tuple[int, ...] = ()  # more plain-HTTP ports (Telegram's 443)
+    silent_ports: tuple[int, ...] = ()  # accept and say nothing (WhatsApp's 5222)
 
     @property
     def names(self) -> list[str]:
@@ -116,7 +121,7 @@ _SHORT_LINKS = {
 def standard_internet() -> Internet:
     """The QA internet (modelled on OONI's netemx) plus the lab's services."""
     internet = Internet()
-    for host in _qa_hosts() + _service_hosts():
+    for host in _qa_hosts() + _service_hosts() + _app_hosts() + _report_hosts():
         internet.add(host)
     internet.zone["localhost.example.net"] = DnsRecord(("127.0.0.1",))
     internet.zone["noaddrs.example.net"] = DnsRecord((), "web01.example.net")
@@ -179,6 +184,100 @@ def _service_hosts() -> list[Host]:
              https=False),
         Host(plan.AUTHORITATIVE, 64654, "Lab Root DNS", "US", http=False,
              https=False),
+    ]  # fmt: skip
+
+
+_FACEBOOK = (32934, "FACEBOOK", "US")
+_NOTHING = sites.page("nothing")  # never served: the host has no HTTP port
+
+
+def _app_hosts() -> list[Host]:
+    """WhatsApp, Messenger, Telegram and Signal, as their nettests expect them.
+
+    Operators carry their real AS numbers: facebook_messenger checks that its
+    names resolve into AS32934, and scoring compares answers' ASNs.
+    """
+    return [*_whatsapp_hosts(), *_facebook_hosts(), *_telegram_hosts(),
+            *_signal_hosts()]  # fmt: skip
+
+
+def _whatsapp_hosts() -> list[Host]:
+    # The chat endpoints speak WhatsApp's own protocol, not TLS or HTTP: the
+    # test only connects, so they accept and say nothing on 443 and 5222.
+    endpoints = [
+        Host(address, *_FACEBOOK, [Site((f"e{n}.whatsapp.net",), _NOTHING)],
+             http=False, https=False, silent_ports=(443, 5222))
+        for n, address in enumerate(plan.WHATSAPP_ENDPOINTS, start=1)
+    ]  # fmt: skip
+    # The lab's own answer to a request without parameters; the test ignores it.
+    refusal = '{"status": "fail", "reason": "missing_param"}'
+    return [
+        *endpoints,
+        Host(plan.WHATSAPP_REGISTRATION, *_FACEBOOK, [Site(("v.whatsapp.net",),
+             sites.api_answer(400, refusal, "application/json"))], http=False),
+        Host(plan.WHATSAPP_WEB, *_FACEBOOK, [
+            Site(("web.whatsapp.com",), sites.page("WhatsApp Web", 6000)),
+        ]),
+    ]  # fmt: skip
+
+
+def _facebook_hosts() -> list[Host]:
+    edge = ("b-api.facebook.com", "b-graph.facebook.com", "edge-mqtt.facebook.com",
+            "star.c10r.facebook.com")  # fmt: skip
+    cdn = ("external.xx.fbcdn.net", "scontent.xx.fbcdn.net")
+    return [
+        Host(plan.FACEBOOK_EDGE, *_FACEBOOK, [Site(edge, sites.page("Facebook"))],
+             http=False),
+        Host(plan.FACEBOOK_CDN, *_FACEBOOK, [Site(cdn, sites.page("Facebook CDN"))],
+             http=False),
+        # Shortcoming: STUN (UDP 3478) is not served; the test only resolves it.
+        Host(plan.FACEBOOK_STUN, *_FACEBOOK, [Site(("stun.fbsbx.com",), _NOTHING)],
+             http=False, https=False),
+    ]  # fmt: skip
+
+
+def _telegram_hosts() -> list[Host]:
+    telegram = (62041, "TELEGRAM", "GB")
+    # An empty POST to / is no MTProto request: the data centers answer 404,
+    # over cleartext HTTP on 80 and on 443 alike, as the test expects.
+    not_mtproto = sites.api_answer(404, "", "text/plain")
+    datacenters = [
+        Host(address, *telegram, [Site((f"dc{n}.telegram.lab",), not_mtproto)],
+             https=False, in_dns=False, cleartext_ports=(443,))
+        for n, address in enumerate(plan.TELEGRAM_DATACENTERS, start=1)
+    ]  # fmt: skip
+    web = Site(("web.telegram.org",), sites.page("Telegram Web", 5000))
+    return [*datacenters, Host(plan.TELEGRAM_WEB, *telegram, [web])]
+
+
+def _signal_hosts() -> list[Host]:
+    amazon = (16509, "AMAZON-02", "US")
+    backends = ("cdsi.signal.org", "chat.signal.org", "sfu.voip.signal.org",
+                "storage.signal.org")  # fmt: skip
+    not_found = sites.api_answer(
+        404, '{"code": 404, "message": "HTTP 404 Not Found"}', "application/json"
+    )
+    return [
+        Host(plan.SIGNAL_BACKENDS, *amazon,
+             [Site(backends, not_found, CertKind.PINNED)], http=False),
+        Host(plan.SIGNAL_UPTIME, *amazon, [Site(("uptime.signal.org",), _NOTHING)],
+             http=False, https=False),
+    ]  # fmt: skip
+
+
+def _report_hosts() -> list[Host]:
+    """The websites OONI's Mali 2018 report found blocked on election night."""
+    return [
+        Host(plan.TWITTER, 13414, "TWITTER", "US", [
+            Site(("twitter.com", "www.twitter.com"), sites.page("Twitter", 12000)),
+        ]),
+        Host(plan.GUARDIAN_PROJECT, 64621, "Lab Nonprofit Hosting", "US", [
+            Site(("guardianproject.info",), sites.page("Guardian Project", 9000)),
+        ]),
+        Host(plan.ANONYMIZER, 64622, "Lab Moscow Hosting", "RU", [
+            Site(("www.anonymizer.ru", "anonymizer.ru"),
+                 sites.page("Anonymizer.ru", 7000)),
+        ]),
     ]  # fmt: skip
 
 

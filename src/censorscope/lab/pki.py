@@ -106,11 +106,17 @@ def _alt_names(names: list[str]) -> x509.SubjectAlternativeName:
 
 
 class LabPki:
-    """The trusted lab CA plus an untrusted one, with a few issuing shortcuts."""
+    """The trusted lab CA plus an untrusted one, with a few issuing shortcuts.
+
+    A third authority, ``pinned_ca``, stands for an app's own root (Signal
+    pins its roots): it is not in the bundle, and only a test given its PEM
+    trusts the certificates it issues.
+    """
 
     def __init__(self) -> None:
         self.trusted_ca = Authority("censorscope lab root CA")
         self.untrusted_ca = Authority("censorscope lab untrusted CA")
+        self.pinned_ca = Authority("censorscope lab pinned app root CA")
 
     def valid(self, names: list[str]) -> Issued:
         return self.trusted_ca.issue(names)
@@ -122,6 +128,9 @@ class LabPki:
 
     def untrusted(self, names: list[str]) -> Issued:
         return self.untrusted_ca.issue(names)
+
+    def pinned(self, names: list[str]) -> Issued:
+        return self.pinned_ca.issue(names)
 
     def write_bundle(self, path: Path) -> Path:
         """Write the trusted CA certificate, the bundle probes are given."""

@@ -1,10 +1,12 @@
 """Running censorscope's real probe inside an ISP's client namespace.
 
-The probe is the same command users run (``censorscope run websites``),
-started with ``ip netns exec`` so that its packets leave through the ISP's
-router and its getaddrinfo asks the ISP's resolver.  The lab hands it the
-test helper, the lab CA, the geolocation database and the IP-discovery URL,
-and reads the measurements back from the JSONL file it writes.
+The probe is the same command users run (``censorscope run websites``, or
+``censorscope run whatsapp``/``im`` for the apps), started with ``ip netns
+exec`` so that its packets leave through the ISP's router and its
+getaddrinfo asks the ISP's resolver.  The lab hands it the test helper, the
+lab CA, the geolocation database, the IP-discovery URL and the lab's
+endpoints file, and reads the measurements back from the JSONL file it
+writes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class ProbeRun:
     timeout: float = PROBE_TIMEOUT
     upload: bool = False  # to the lab's collector
     parallel: int = 4
+    # A test or group of ``censorscope run`` (an app's test, ``im``...);
+    # empty means the websites test, measuring ``urls``.
+    target: str = ""
 
 
 class ProbeError(RuntimeError):
@@ -56,10 +61,12 @@ def probe_target() -> str:
 
 def probe_argv(lab: Lab, run: ProbeRun) -> list[str]:
     """The full command line, inside the ISP's client namespace."""
-    arguments = ["run", probe_target(), "--output", str(run.output), "--quiet"]
+    target = run.target or probe_target()
+    arguments = ["run", target, "--output", str(run.output), "--quiet"]
     for url in run.urls:
         arguments += ["--input", url]
     arguments += ["--ca-bundle", str(lab.ca_bundle), "--geoip-db", str(lab.geodb)]
+    arguments += ["--endpoints", str(lab.endpoints)]
     arguments += ["--ip-discovery", f"http://{IP_DISCOVERY_NAME}/cdn-cgi/trace"]
     arguments += ["--timeout", str(run.timeout), "--parallel", str(run.parallel)]
     arguments += ["--home", str(run.output.parent / f"{run.output.stem}-home")]
@@ -80,17 +87,16 @@ def run_probe(lab: Lab, run: ProbeRun) -> list[dict[str, Any]]:
     """Run the probe and return the measurements it wrote, in file order."""
     run.output.unlink(missing_ok=True)
     argv = probe_argv(lab, run)
-    limit = _RUN_GRACE + run.timeout * 10 * len(run.urls)
+    limit = _RUN_GRACE + run.timeout * 10 * max(1, len(run.urls))
+    what = f"probe {run.target or 'websites'} on {run.isp}"
     try:
         done = subprocess.run(
             argv, check=False, capture_output=True, text=True, timeout=limit
         )
     except subprocess.TimeoutExpired as error:
-        raise ProbeError(f"probe on {run.isp} ran over {limit:.0f} s") from error
+        raise ProbeError(f"{what} ran over {limit:.0f} s") from error
     if done.returncode != 0:
-        raise ProbeError(
-            f"probe on {run.isp} exited {done.returncode}: {done.stderr[-3000:]}"
-        )
+        raise ProbeError(f"{what} exited {done.returncode}: {done.stderr[-3000:]}")
     return read_measurements(run.output)
 
 

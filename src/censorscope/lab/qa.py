@@ -21,6 +21,10 @@ Cases run in parallel lanes: the QA lab has several identical ISPs and each
 lane applies one case at a time to its own router, so cases never see each
 other's censorship.  Conditions of the internet itself (a name that exists
 nowhere, a dead server) are distinct names in the standard internet.
+
+The cases here measure websites; ``qa_apps`` has the instant-messaging
+cases.  Both kinds are a :class:`Case`: how to run the probe, which probe
+verdict to expect and how to read it from the measurement.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from censorscope.lab import addressing as plan
 from censorscope.lab.censor import Action, CensorAction, DnsPlace
@@ -63,6 +67,51 @@ class Truth(NamedTuple):
         return "down" if self.down else "not blocked"
 
 
+def shown(value: object) -> str:
+    """A verdict value as the QA table prints it (``null``, ``true``...)."""
+    return "null" if value is None else str(value).lower()
+
+
+class Case(Protocol):
+    """What the QA runner needs of a case, whatever the probe measures."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def actions(self) -> tuple[CensorAction, ...]: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def note(self) -> str: ...
+
+    @property
+    def truth(self) -> Truth:
+        """What the censor did, as a scored verdict."""
+
+    @property
+    def expected_probe(self) -> object:
+        """The probe verdict expected, comparable with ``probe_verdict``."""
+
+    @property
+    def expected_scored(self) -> Truth:
+        """The scored verdict expected."""
+
+    def probe_run(self, isp: str, workdir: Path) -> ProbeRun:
+        """The probe invocation measuring the case from ``isp``."""
+
+    def probe_verdict(self, measurement: Mapping[str, Any]) -> object:
+        """The probe's verdict, read from its measurement."""
+
+    def recorded_keys(self, measurement: Mapping[str, Any]) -> dict[str, Any]:
+        """The test keys worth showing when the case fails."""
+
+    def show_probe(self, value: object) -> str:
+        """A probe verdict as one table cell."""
+
+
 @dataclass(frozen=True)
 class QaCase:
     """One condition, the URL measured under it, and the verdicts expected."""
@@ -75,6 +124,28 @@ class QaCase:
     truth: Truth  # the scored verdict
     source: str  # "ooni #N" (reference QA table row) or "lab"
     note: str = ""  # where classic v0.4's verdict is not the truth
+
+    @property
+    def expected_probe(self) -> tuple[Blocking, bool | None]:
+        return self.blocking, self.accessible
+
+    @property
+    def expected_scored(self) -> Truth:
+        return self.truth
+
+    def probe_run(self, isp: str, workdir: Path) -> ProbeRun:
+        return ProbeRun(isp, [self.url], workdir / f"{self.name}.jsonl")
+
+    def probe_verdict(self, measurement: Mapping[str, Any]) -> object:
+        return verdict(measurement)
+
+    def recorded_keys(self, measurement: Mapping[str, Any]) -> dict[str, Any]:
+        keys = measurement.get("test_keys") or {}
+        return {name: keys.get(name) for name in _KEYS}
+
+    def show_probe(self, value: object) -> str:
+        blocking, accessible = value if isinstance(value, tuple) else (None, None)
+        return f"{shown(blocking)} / {shown(accessible)}"
 
 
 def _act(
@@ -258,9 +329,8 @@ CASES: tuple[QaCase, ...] = (
 class QaOutcome:
     """What the probe said for one case, and how the platform scored it."""
 
-    case: QaCase
-    blocking: Blocking = None
-    accessible: bool | None = None
+    case: Case
+    probe: object = None  # the case's probe verdict, as ``probe_verdict`` reads it
     scored: Truth | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -269,15 +339,11 @@ class QaOutcome:
 
     @property
     def probe_passed(self) -> bool:
-        return (
-            self.error is None
-            and self.blocking == self.case.blocking
-            and self.accessible == self.case.accessible
-        )
+        return self.error is None and self.probe == self.case.expected_probe
 
     @property
     def scored_passed(self) -> bool:
-        return self.error is None and self.scored == self.case.truth
+        return self.error is None and self.scored == self.case.expected_scored
 
     @property
     def passed(self) -> bool:
@@ -292,15 +358,17 @@ def qa_isps(lanes: int) -> list[IspSpec]:
     ]
 
 
-def select_cases(names: Sequence[str] = ()) -> list[QaCase]:
-    """All cases, or those whose name contains one of ``names``."""
+def select_cases(
+    names: Sequence[str] = (), cases: Sequence[Case] = CASES
+) -> list[Case]:
+    """All ``cases``, or those whose name contains one of ``names``."""
     if not names:
-        return list(CASES)
-    return [case for case in CASES if any(name in case.name for name in names)]
+        return list(cases)
+    return [case for case in cases if any(name in case.name for name in names)]
 
 
 def run_case(
-    lab: Lab, isp: str, case: QaCase, workdir: Path, fingerprints: FingerprintDB
+    lab: Lab, isp: str, case: Case, workdir: Path, fingerprints: FingerprintDB
 ) -> QaOutcome:
     """Apply the case's censorship on ``isp``, run the probe, clear the censor.
 
@@ -312,8 +380,7 @@ def run_case(
     outcome = QaOutcome(case)
     try:
         censor.apply(case.actions)
-        run = ProbeRun(isp, [case.url], workdir / f"{case.name}.jsonl")
-        measurements = run_probe(lab, run)
+        measurements = run_probe(lab, case.probe_run(isp, workdir))
         if len(measurements) != 1:
             outcome.error = f"expected 1 measurement, got {len(measurements)}"
         else:
@@ -333,17 +400,12 @@ _KEYS = (
 )  # fmt: skip
 
 
-def _key_results(measurement: dict[str, Any]) -> dict[str, Any]:
-    keys = measurement.get("test_keys") or {}
-    return {name: keys.get(name) for name in _KEYS}
-
-
 def _record(
     outcome: QaOutcome, measurement: dict[str, Any], fingerprints: FingerprintDB
 ) -> None:
     """The probe's verdict and the scored one."""
-    outcome.blocking, outcome.accessible = verdict(measurement)
-    outcome.test_keys = _key_results(measurement)
+    outcome.probe = outcome.case.probe_verdict(measurement)
+    outcome.test_keys = outcome.case.recorded_keys(measurement)
     scored = score(measurement, fingerprints)
     outcome.scored = Truth(scored.anomaly, scored.blocking, scored.down)
     outcome.rules = list(scored.evidence.get("rules", []))
@@ -351,7 +413,7 @@ def _record(
 
 def run_qa(
     lab: Lab,
-    cases: Sequence[QaCase],
+    cases: Sequence[Case],
     workdir: Path,
     fingerprints: FingerprintDB,
     on_done: Callable[[QaOutcome], None] = lambda outcome: None,
@@ -361,7 +423,7 @@ def run_qa(
     ``fingerprints``: OONI's blocking fingerprints for scoring (the product's
     updated copy, or the shared reference data in tests).
     """
-    pending: queue.Queue[tuple[int, QaCase]] = queue.Queue()
+    pending: queue.Queue[tuple[int, Case]] = queue.Queue()
     for position, case in enumerate(cases):
         pending.put((position, case))
     results: dict[int, QaOutcome] = {}
@@ -387,7 +449,7 @@ def run_qa(
 
 
 def _run_case_safely(
-    lab: Lab, isp: str, case: QaCase, workdir: Path, fingerprints: FingerprintDB
+    lab: Lab, isp: str, case: Case, workdir: Path, fingerprints: FingerprintDB
 ) -> QaOutcome:
     """Run a case in a lane thread; a crash becomes the case's failed outcome.
 

@@ -1,8 +1,9 @@
 """Scenarios: networks, targets, and each network's censorship over time.
 
-A scenario file (YAML) declares the ISPs (name, ASN, country), the target
-URLs, the campaign's simulated period and frequency, and per ISP a list of
-policy windows -- UTC ``start`` (inclusive) and ``end`` (exclusive) with the
+A scenario file (YAML) declares the ISPs (name, ASN, country), the targets
+(website URLs and instant-messaging apps), the campaign's simulated period
+and frequency (plus any extra instants), and per ISP a list of policy
+windows -- UTC ``start`` (inclusive) and ``end`` (exclusive) with the
 censor's actions in force between them.  ``actions_at`` answers "what does
 this ISP block at this instant", which is all a campaign needs.
 """
@@ -18,10 +19,12 @@ from typing import Any
 
 import yaml
 
+from censorscope.lab.apps import UnknownAppError, check_app
 from censorscope.lab.censor import Action, CensorAction, DnsPlace
 from censorscope.lab.topology import IspSpec
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+APP_PREFIX = "app:"  # a target naming an app instead of a URL: ``app:whatsapp``
 
 
 class ScenarioError(ValueError):
@@ -55,8 +58,10 @@ class Scenario:
     end: dt.datetime
     runs_per_day: int
     networks: tuple[IspSpec, ...]
-    targets: tuple[str, ...]
+    targets: tuple[str, ...]  # website URLs
     policies: Mapping[str, tuple[PolicyWindow, ...]] = field(default_factory=dict)
+    apps: tuple[str, ...] = ()  # IM apps, by the name of the test measuring them
+    extra_times: tuple[dt.datetime, ...] = ()  # instants beyond the daily grid
 
     def actions_at(self, network: str, instant: dt.datetime) -> list[CensorAction]:
         """The censor's actions on ``network`` at ``instant`` (UTC)."""
@@ -64,12 +69,14 @@ class Scenario:
         return [a for w in windows if w.covers(instant) for a in w.actions]
 
     def run_times(self) -> Iterator[dt.datetime]:
-        """The simulated instants of the campaign, evenly spaced per day."""
+        """The simulated instants: evenly spaced per day, plus the extra ones."""
         step = dt.timedelta(days=1) / self.runs_per_day
+        grid = []
         instant = self.start
         while instant < self.end:
-            yield instant
+            grid.append(instant)
             instant += step
+        yield from sorted(set(grid) | set(self.extra_times))
 
 
 def parse_time(value: Any, where: str) -> dt.datetime:
@@ -144,6 +151,34 @@ def _window(data: Any, where: str) -> PolicyWindow:
     return PolicyWindow(start, end, actions)
 
 
+def _targets(root: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(URLs, apps) from ``targets`` (``app:NAME`` entries) and ``apps``."""
+    entries = [str(t) for t in _list(root.get("targets", []), "targets")]
+    named = [str(a) for a in _list(root.get("apps", []), "apps")]
+    urls = tuple(t for t in entries if not t.startswith(APP_PREFIX))
+    named += [t.removeprefix(APP_PREFIX) for t in entries if t.startswith(APP_PREFIX)]
+    try:
+        apps = tuple(dict.fromkeys(check_app(name) for name in named))
+    except UnknownAppError as error:
+        raise ScenarioError("apps", str(error)) from None
+    if not urls and not apps:
+        raise ScenarioError("targets", "need at least one URL or app")
+    return urls, apps
+
+
+def _extra_times(
+    data: Any, start: dt.datetime, end: dt.datetime
+) -> tuple[dt.datetime, ...]:
+    times = []
+    for number, value in enumerate(_list(data or [], "extra_times")):
+        where = f"extra_times[{number}]"
+        instant = parse_time(value, where)
+        if not start <= instant < end:
+            raise ScenarioError(where, "outside the scenario's start..end")
+        times.append(instant)
+    return tuple(times)
+
+
 def _policies(
     data: Any, networks: tuple[IspSpec, ...]
 ) -> dict[str, tuple[PolicyWindow, ...]]:
@@ -168,7 +203,9 @@ def scenario_from_dict(data: Any, source: str = "scenario") -> Scenario:
     )
     if len({n.name for n in networks}) != len(networks) or not networks:
         raise ScenarioError("networks", "need at least one, with distinct names")
-    targets = tuple(str(t) for t in _list(_require(root, "targets", source), "targets"))
+    if "targets" not in root and "apps" not in root:
+        raise ScenarioError(source, "missing 'targets'")
+    targets, apps = _targets(root)
     start = parse_time(_require(root, "start", source), "start")
     end = parse_time(_require(root, "end", source), "end")
     runs = root.get("runs_per_day", 4)
@@ -179,7 +216,8 @@ def scenario_from_dict(data: Any, source: str = "scenario") -> Scenario:
     return Scenario(
         str(_require(root, "name", source)), str(root.get("description", "")),
         start, end, runs, networks, targets,
-        _policies(root.get("policies"), networks),
+        _policies(root.get("policies"), networks), apps,
+        _extra_times(root.get("extra_times"), start, end),
     )  # fmt: skip
 
 

@@ -110,9 +110,15 @@ async def _awaited(function: Callable[[], Awaitable[T]]) -> T:
 def _quiet_exception_handler(
     loop: asyncio.AbstractEventLoop, context: dict[str, Any]
 ) -> None:
-    """Failed TLS handshakes and resets are the lab's daily bread: debug only."""
+    """Failed TLS handshakes and resets are the lab's daily bread: debug only.
+
+    So is a connection cancelled at teardown: a censor's RST reaches only the
+    client, and the server side may still be waiting for a request.  (Python
+    3.11's stream callback reports the cancellation as an error.)
+    """
     error = context.get("exception")
-    if isinstance(error, (ssl.SSLError, ConnectionError, TimeoutError)):
+    quiet = (ssl.SSLError, ConnectionError, TimeoutError, asyncio.CancelledError)
+    if isinstance(error, quiet):
         logger.debug("lab server: %s", context.get("message"))
         return
     loop.default_exception_handler(context)

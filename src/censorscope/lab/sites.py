@@ -67,6 +67,16 @@ def server_error(status: int = 500) -> App:
     return lambda request: html_response(status, html, [])
 
 
+def api_answer(status: int, payload: str, content_type: str) -> App:
+    """An API endpoint answering every request with ``payload``.
+
+    The messaging services' backends get such answers: their tests ignore
+    status codes and bodies, so only a well-formed HTTP answer matters.
+    """
+    headers = [("Content-Type", content_type)]
+    return lambda request: Response(status, payload.encode(), headers)
+
+
 def blockpage_response(operator: str) -> Response:
     """The page a censor shows instead of the site (close-delimited)."""
     html = (

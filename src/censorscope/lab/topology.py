@@ -32,6 +32,7 @@ from types import FrameType, TracebackType
 
 from censorscope.lab import addressing as plan
 from censorscope.lab import netns
+from censorscope.lab.apps import write_endpoints
 from censorscope.lab.censor import (
     SUBSCRIBER_LINK,
     UPLINK,
@@ -52,7 +53,13 @@ from censorscope.lab.internet import (
 from censorscope.lab.pki import Issued, LabPki
 from censorscope.lab.proxy import TransparentProxy
 from censorscope.lab.services import Services
-from censorscope.lab.web import VirtualHosts, bad_request, serve_connection, sni_context
+from censorscope.lab.web import (
+    VirtualHosts,
+    bad_request,
+    serve_connection,
+    silent_connection,
+    sni_context,
+)
 from censorscope.lab.web import tls_context as make_tls_context
 
 logger = logging.getLogger(__name__)
@@ -147,6 +154,8 @@ class Lab:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"censorscope-lab-{self.run_id}-"))
         self.ca_bundle = self.workdir / "lab-ca.pem"
         self.geodb = self.workdir / "ip2asn-v4.tsv"
+        # Per-test endpoints for the IM tests (``censorscope run --endpoints``).
+        self.endpoints = self.workdir / "endpoints.json"
         self.test_helper_url: str | None = None
         self.collector_url: str | None = None
         self._start_test_helper = start_test_helper
@@ -185,6 +194,7 @@ class Lab:
         for index, spec in enumerate(self.isp_specs, start=1):
             self._build_isp(index, spec)
         self._pki.write_bundle(self.ca_bundle)
+        write_endpoints(self.endpoints, self._pki.pinned_ca.cert_pem.decode())
         write_geodb(self._geo_rows(), self.geodb)
         self._services.start()
         self._services.call(self._start_servers)
@@ -307,11 +317,15 @@ class Lab:
         apps = {name: site.app for site in host.sites for name in site.names}
         default = host.sites[0].app if len(host.sites) == 1 else bad_request
         hosts = VirtualHosts(apps, default)
-        if host.http:
+        for port in ((80,) if host.http else ()) + host.cleartext_ports:
             await self._services.listen_tcp(
-                self.inet, host.address, 80,
+                self.inet, host.address, port,
                 lambda r, w: serve_connection(r, w, hosts, "http"),
             )  # fmt: skip
+        for port in host.silent_ports:
+            await self._services.listen_tcp(
+                self.inet, host.address, port, silent_connection
+            )
         if host.https:
             await self._services.listen_tcp(
                 self.inet, host.address, 443,
@@ -335,6 +349,8 @@ class Lab:
             return self._pki.expired(names)
         if kind is CertKind.UNTRUSTED:
             return self._pki.untrusted(names)
+        if kind is CertKind.PINNED:
+            return self._pki.pinned(names)
         if kind is CertKind.WRONG_NAME:
             return self._pki.valid([name.replace(".", "-", 1) for name in names])
         return self._pki.valid(names)

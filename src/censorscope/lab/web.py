@@ -155,6 +155,22 @@ async def serve_connection(
         writer.close()
 
 
+async def silent_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Accept, say nothing, close when the client does (or after a while).
+
+    A service that speaks a protocol of its own (WhatsApp's chat port): the
+    lab only has to let TCP connections succeed.
+    """
+    try:
+        await asyncio.wait_for(reader.read(), _READ_TIMEOUT)
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
 def tls_context(cert_path: str, key_path: str) -> ssl.SSLContext:
     """A server context for one certificate, speaking HTTP/1.1 only."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

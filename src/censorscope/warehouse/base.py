@@ -8,6 +8,7 @@ replace DuckDB without touching them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -29,6 +30,18 @@ DIMENSIONS: Final = {
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be opened or used (locked, corrupt, bad query)."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process kept the warehouse locked longer than this one would wait."""
+
+    def __init__(self, path: str, holder: str, waited: float) -> None:
+        super().__init__(
+            f"warehouse {path} is locked by {holder}; gave up after {waited:.1f} s"
+        )
+        self.path = path
+        self.holder = holder
+        self.waited = waited
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +110,16 @@ _EQUALITY_FIELDS: Final = (
 
 
 class Warehouse(Protocol):
-    """Analytical store of scored measurements, one row per measurement_uid."""
+    """Analytical store of scored measurements, one row per measurement_uid.
+
+    A store opens the underlying database for each call and closes it after,
+    so that several processes can take turns on one warehouse; ``session()``
+    keeps it open over several calls (and keeps others out meanwhile).
+    """
+
+    def session(self) -> AbstractContextManager[None]:
+        """Keep the warehouse open, and its lock held, until the block ends."""
+        ...
 
     def upsert_many(self, rows: Sequence[Row], files: Sequence[FileState] = ()) -> int:
         """Insert or replace rows (by uid) and record file progress, atomically."""
@@ -139,6 +161,10 @@ class Warehouse(Protocol):
         ...
 
     def file_state(self, path: str) -> FileState | None: ...
+
+    def file_states(self) -> dict[str, FileState]:
+        """Every file's ingestion progress, by path (one read for a whole plan)."""
+        ...
 
     def record_files(self, files: Sequence[FileState]) -> None: ...
 

@@ -220,7 +220,14 @@ def _signal_version_gate(doc: dict[str, Any]) -> str | None:
         return "signal.probe_bug_2627"
     if version < parse_version("0.2.2") and start >= datetime(2022, 10, 19):
         return "signal.probe_bug_2627_old"
-    if engine < parse_version("3.17.2") and start >= datetime(2023, 5, 2):
+    # The engine gate is about OONI's engine versions; other engines (ours)
+    # number their releases differently.
+    ooni_engine = annotations.get("engine_name") != "censorscope"
+    if (
+        ooni_engine
+        and engine < parse_version("3.17.2")
+        and start >= datetime(2023, 5, 2)
+    ):
         return "signal.backend_issue_679"
     return None
 
