@@ -65,4 +65,12 @@ $CS measurements --warehouse "$WAREHOUSE" --asn AS64510 \
 $CS measurements --warehouse "$WAREHOUSE" --asn AS64520 \
   --domain www.independent-news.ml --oldest-first --limit 12
 
+step "   The founding report, replayed: Mali, 29 July 2018 (Orange Mali AS30985 vs SOTELMA AS21271)"
+$CS lab run mali-2018 --upload --archive "$OUT/mali-archive" -o "$OUT/mali.jsonl"
+$CS ingest --warehouse "$WAREHOUSE" --fingerprints "$FINGERPRINTS" "$OUT/mali-archive"
+$CS measurements --warehouse "$WAREHOUSE" --asn AS30985 --test whatsapp \
+  --since "2018-07-29" --until "2018-07-30" --oldest-first --limit 20
+$CS aggregate --warehouse "$WAREHOUSE" --cc ML --since "2018-07-28" --until "2018-07-31" \
+  --by day,probe_asn,test_name
+
 step "Done. Outputs are in $OUT"

@@ -63,6 +63,7 @@ from censorscope.lab.web import (
 from censorscope.lab.web import tls_context as make_tls_context
 
 logger = logging.getLogger(__name__)
+COLLECTOR_PORT = 8080
 
 RESOLV_OPTIONS = "timeout:2 attempts:1"
 _SERVICE_START_TIMEOUT = 30.0
@@ -383,13 +384,18 @@ class Lab:
         if importlib.util.find_spec("censorscope.collector.commands") is None:
             logger.warning("no censorscope.collector yet: the lab runs without one")
             return
+        # Not port 80 or 443: the censor's keyword rules watch those ports, and
+        # a cleartext upload carries the blocked names (in its input and
+        # test keys), so it would be reset like the page itself was.
+        # Shortcoming: the lab collector speaks cleartext HTTP; OONI's speak
+        # HTTPS, which keyword filters cannot read.
         argv = cli_argv(
-            "serve", "--host", plan.COLLECTOR, "--port", "80",
+            "serve", "--host", plan.COLLECTOR, "--port", str(COLLECTOR_PORT),
             "--archive", str(self.collector_archive),
         )  # fmt: skip
         self._launch("collector", argv)
-        self._wait_listening("collector", plan.COLLECTOR, 80)
-        self.collector_url = f"http://{COLLECTOR_NAME}/"
+        self._wait_listening("collector", plan.COLLECTOR, COLLECTOR_PORT)
+        self.collector_url = f"http://{COLLECTOR_NAME}:{COLLECTOR_PORT}/"
 
     def _launch(self, name: str, argv: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
