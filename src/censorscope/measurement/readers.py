@@ -249,19 +249,29 @@ def _read_jsonl(
         yield Measurement(doc, f"{location}:{number}", line)
 
 
+def _accepted(
+    doc: Any, location: str, context: _Context, uid: str | None = None
+) -> Measurement | None:
+    """The checked measurement, counted; or None after rejecting it."""
+    try:
+        check_measurement(doc)
+    except MeasurementError as error:
+        context.reject(location, error.reason)
+        return None
+    context.stats.read += 1
+    return Measurement(doc, location, None, uid=uid)
+
+
 def _read_document(
     data: bytes, location: str, context: _Context
 ) -> Iterator[Measurement]:
     try:
-        doc = check_measurement(orjson.loads(data))
+        doc = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         context.reject(location, f"invalid JSON: {error}")
         return
-    except MeasurementError as error:
-        context.reject(location, error.reason)
-        return
-    context.stats.read += 1
-    yield Measurement(doc, location, None)
+    if (measurement := _accepted(doc, location, context)) is not None:
+        yield measurement
 
 
 def _read_array(data: bytes, location: str, context: _Context) -> Iterator[Measurement]:
@@ -271,14 +281,8 @@ def _read_array(data: bytes, location: str, context: _Context) -> Iterator[Measu
         context.reject(location, f"invalid JSON: {error}")
         return
     for index, doc in enumerate(documents):
-        where = f"{location}[{index}]"
-        try:
-            check_measurement(doc)
-        except MeasurementError as error:
-            context.reject(where, error.reason)
-            continue
-        context.stats.read += 1
-        yield Measurement(doc, where, None)
+        if (measurement := _accepted(doc, f"{location}[{index}]", context)) is not None:
+            yield measurement
 
 
 def _read_yaml(
@@ -288,14 +292,8 @@ def _read_yaml(
         where = f"{location}#entry{number}"
         if isinstance(item, Exception):
             context.reject(where, f"invalid YAML report: {_one_line(item)}")
-            continue
-        try:
-            check_measurement(item)
-        except MeasurementError as error:
-            context.reject(where, error.reason)
-            continue
-        context.stats.read += 1
-        yield Measurement(item, where, None)
+        elif (measurement := _accepted(item, where, context)) is not None:
+            yield measurement
 
 
 def _read_tar(
@@ -348,13 +346,8 @@ def _read_post(
     if body.get("format", "json") != "json":
         context.reject(location, f"unsupported post format {body.get('format')!r}")
         return
-    try:
-        doc = check_measurement(body["content"])
-    except MeasurementError as error:
-        context.reject(location, error.reason)
-        return
-    context.stats.read += 1
-    yield Measurement(doc, location, None, uid=uid)
+    if (measurement := _accepted(body["content"], location, context, uid)) is not None:
+        yield measurement
 
 
 def _one_line(error: Exception) -> str:
